@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TasksAppConfig(AppConfig):
+    name = "tasks_app"
+    verbose_name = "Tasks"
+
+    def ready(self) -> None:
+        # run_huey autodiscovers only modules named `tasks`: register our jobs explicitly.
+        from tasks_app import jobs  # noqa: F401

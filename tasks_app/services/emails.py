@@ -1,0 +1,73 @@
+"""Outgoing email: rows are written in the request and sent later by a job."""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from tasks_app.models import Email
+
+logger = logging.getLogger(__name__)
+
+# Kinds whose body holds a secret (a reset link): the body is dropped once sent.
+SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET}
+
+
+def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedup_key: str | None = None) -> Email:
+    """Record an email to send; with a dedup_key, a second call returns the first row."""
+    if dedup_key:
+        existing = Email.objects.filter(dedup_key=dedup_key).first()
+        if existing:
+            return existing
+    try:
+        with transaction.atomic():
+            return Email.objects.create(
+                kind=kind, to=to, subject=subject.strip(), body=body, user=user, dedup_key=dedup_key
+            )
+    except IntegrityError:
+        return Email.objects.get(dedup_key=dedup_key)
+
+
+def email_create_welcome(user) -> Email | None:
+    """The welcome email for a new user, once per user; None when the user gave no address."""
+    if not user.email:
+        return None
+    context = {"user": user}
+    return email_create(
+        kind=Email.Kind.WELCOME,
+        to=user.email,
+        subject=render_to_string("tasks_app/email/welcome_subject.txt", context),
+        body=render_to_string("tasks_app/email/welcome_body.txt", context),
+        user=user,
+        dedup_key=f"welcome:{user.pk}",
+    )
+
+
+def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
+    """Send a queued email once; return False when it is gone or already claimed.
+
+    A failure puts the row back in the queue for the next attempt, or marks it failed on the
+    last one, and re-raises so the job's retry policy applies.
+    """
+    claimed = Email.objects.filter(pk=email_id, status=Email.Status.QUEUED).update(status=Email.Status.SENDING)
+    if not claimed:
+        return False
+    email = Email.objects.get(pk=email_id)
+    try:
+        send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
+    except Exception as exc:
+        email.status = Email.Status.FAILED if final_attempt else Email.Status.QUEUED
+        email.error = f"{type(exc).__name__}: {exc}"
+        email.save(update_fields=["status", "error"])
+        raise
+    email.status = Email.Status.SENT
+    email.sent_at = timezone.now()
+    email.error = ""
+    if email.kind in SENSITIVE_KINDS:
+        email.body = "(not kept: it held a one-time link)"
+    email.save(update_fields=["status", "sent_at", "error", "body"])
+    logger.info("email sent id=%s kind=%s", email.pk, email.kind)
+    return True

@@ -1,0 +1,65 @@
+"""In-app notifications."""
+
+import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tasks_app.models import Notification, Task
+
+
+def notify(*, user, kind: str, message: str, data: dict | None = None, dedup_key: str | None = None) -> Notification:
+    """Create a notification once per dedup_key: a second call returns the first one."""
+    if dedup_key:
+        existing = Notification.objects.filter(dedup_key=dedup_key).first()
+        if existing:
+            return existing
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(
+                user=user, kind=kind, message=message[:500], data=data or {}, dedup_key=dedup_key
+            )
+    except IntegrityError:  # A concurrent run won the race for the same dedup_key.
+        return Notification.objects.get(dedup_key=dedup_key)
+
+
+def notify_task_assigned(task: Task) -> Notification:
+    """Tell a task's owner about the new task (once per task)."""
+    return notify(
+        user=task.owner,
+        kind=Notification.Kind.TASK_ASSIGNED,
+        message=f"New task: {task.title}",
+        data={"task_id": task.pk},
+        dedup_key=f"task-assigned:{task.pk}",
+    )
+
+
+def notify_overdue(*, today: datetime.date | None = None) -> int:
+    """Notify each owner of each overdue task, once per task per day; return how many were new."""
+    today = today or timezone.localdate()
+    created = 0
+    for task in Task.objects.overdue(today).select_related("owner"):
+        key = f"task-overdue:{task.pk}:{today.isoformat()}"
+        if Notification.objects.filter(dedup_key=key).exists():
+            continue
+        notify(
+            user=task.owner,
+            kind=Notification.Kind.TASK_OVERDUE,
+            message=f"Overdue since {task.due_date:%Y-%m-%d}: {task.title}",
+            data={"task_id": task.pk},
+            dedup_key=key,
+        )
+        created += 1
+    return created
+
+
+def mark_read(user, ids: list[int] | None = None) -> int:
+    """Mark the user's notifications read (all of them when ids is None); return how many changed."""
+    unread = Notification.objects.filter(user=user, read_at=None)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())
+
+
+def unread_count(user) -> int:
+    return Notification.objects.filter(user=user, read_at=None).count()
