@@ -1,13 +1,20 @@
-"""Unit tests run Huey in immediate mode: each job runs inline, in memory, when enqueued."""
+"""Unit tests run Huey in immediate mode: each job runs inline, in memory, when enqueued.
+
+Integration tests use `live_stack`: real subprocesses with immediate mode off."""
 
 import os
 
 import pytest
+from django.conf import settings as django_settings
 
-# Read by site_config.settings, which pytest-django imports after this file (its pytest_configure).
+from tests.live_stack import LiveStack
+
+# The settings read the environment, so it is set before they load; loading them here lets
+# pytest-django set Django up in its pytest_configure hook.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_config.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("HUEY_IMMEDIATE", "1")
+assert django_settings.HUEY["immediate"], "unit tests need Huey's immediate mode"
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +23,36 @@ def data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def empty_queue():
+    """Immediate mode keeps retries, schedules and locks in memory: start each test empty."""
+    from huey.contrib.djhuey import HUEY
+
+    yield
+    HUEY.storage.flush_all()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory):
+    """gunicorn serves static files through WhiteNoise from STATIC_ROOT, as in production."""
+    LiveStack(tmp_path_factory.mktemp("static")).manage("collectstatic", "--noinput")
+
+
+@pytest.fixture
+def live_stack(tmp_path, collected_static):
+    """A migrated database, gunicorn and a `run_huey` consumer on a temporary DATA_DIR."""
+    stack = LiveStack(tmp_path / "data")
+    stack.data_dir.mkdir()
+    stack.manage("migrate", "--noinput")
+    stack.start_web()
+    stack.start_consumer()
+    yield stack
+    stack.stop()
+    print(stack.logs())  # shown by pytest only when the test failed

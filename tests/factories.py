@@ -1,0 +1,23 @@
+"""Small helpers that make rows for tests."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+
+from tasks_app.models import Task
+
+_numbers = itertools.count(1)
+
+
+def make_user(username: str | None = None, *, staff: bool = False, **fields):
+    username = username or f"user{next(_numbers)}"
+    fields.setdefault("email", f"{username}@example.com")
+    return get_user_model().objects.create_user(
+        username, password="a-long-test-password", is_staff=staff, is_superuser=staff, **fields
+    )
+
+
+def make_task(owner, **fields) -> Task:
+    fields.setdefault("title", f"Task {next(_numbers)}")
+    fields.setdefault("created_by", owner)
+    return Task.objects.create(owner=owner, **fields)

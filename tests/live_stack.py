@@ -1,0 +1,131 @@
+"""A real deployment in subprocesses, for integration and browser tests.
+
+A temporary DATA_DIR holds the app database and the Huey queue; gunicorn serves the site and
+`manage.py run_huey` consumes the queue, exactly as `make run` starts them (immediate mode off).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, what: str = "condition"):
+    """Poll until predicate() returns something truthy; return it, or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class LiveStack:
+    def __init__(self, data_dir: Path, **extra_env: str):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "site_config.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "live-stack-secret-key",
+            "DATA_DIR": str(data_dir),
+            "HUEY_IMMEDIATE": "0",
+            "HUEY_WORKERS": "2",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        self.web: subprocess.Popen | None = None
+        self.consumer: subprocess.Popen | None = None
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=check
+        )
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 (closed with the process)
+        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_web(self) -> None:
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        args = [gunicorn, "site_config.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"]
+        self.web = self._spawn(args, "web.log")
+        wait_for(self._web_answers, timeout=20, what="the web server")
+
+    def _web_answers(self) -> bool:
+        try:
+            urllib.request.urlopen(self.url + "/accounts/login/", timeout=2)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+        return True
+
+    def start_consumer(self, *args: str) -> None:
+        self.consumer = self._spawn([sys.executable, "manage.py", "run_huey", *args], "consumer.log")
+
+    def stop_consumer(self, sig: int = signal.SIGTERM) -> None:
+        if self.consumer and self.consumer.poll() is None:
+            self.consumer.send_signal(sig)
+            try:
+                self.consumer.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.consumer.kill()
+                self.consumer.wait()
+        self.consumer = None
+
+    def stop(self) -> None:
+        self.stop_consumer()
+        if self.web and self.web.poll() is None:
+            self.web.terminate()
+            self.web.wait(timeout=15)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in sorted(self.data_dir.glob("*.log"))
+        )
+
+    # -- data ------------------------------------------------------------------------------
+
+    def create_user(self, username: str, password: str = "a-long-test-password", *, staff: bool = False) -> str:
+        """Create a user through Django and return an API token for it."""
+        script = (
+            "from django.contrib.auth import get_user_model; "
+            "from rest_framework.authtoken.models import Token; "
+            f"u = get_user_model().objects.create_user({username!r}, {username + '@example.com'!r}, {password!r}, "
+            f"is_staff={staff}, is_superuser={staff}); "
+            "print(Token.objects.create(user=u).key)"
+        )
+        return self.manage("shell", "-c", script).stdout.strip()
+
+    def api(self, method: str, path: str, token: str, payload: dict | None = None) -> tuple[int, dict]:
+        """Call the JSON API; return (status, decoded body)."""
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", f"Token {token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        return status, (json.loads(body) if body else {})
