@@ -226,3 +226,13 @@ LOGGING = {
         "tasks_app": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+
+# Job history (tasks_app.job_history): one row per job in the app database.
+JOB_HISTORY_ENABLED = env_bool("JOB_HISTORY_ENABLED", True)
+JOB_HISTORY_DAYS = env_int("JOB_HISTORY_DAYS", 14)
+# Keyword arguments whose names match one of these (case-insensitive) are shown as ***.
+JOB_REDACTED_ARGUMENTS = env_list("JOB_REDACTED_ARGUMENTS", "password,secret,token,key")
+
+# /healthz answers 503 when the consumer's heartbeat or the oldest pending job is older than these.
+HEALTH_CONSUMER_MAX_AGE = env_int("HEALTH_CONSUMER_MAX_AGE", 30)
+HEALTH_PENDING_MAX_AGE = env_int("HEALTH_PENDING_MAX_AGE", 300)

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from tasks_app.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),

@@ -6,5 +6,6 @@ class TasksAppConfig(AppConfig):
     verbose_name = "Tasks"
 
     def ready(self) -> None:
-        # run_huey autodiscovers only modules named `tasks`: register our jobs explicitly.
-        from tasks_app import jobs  # noqa: F401
+        # run_huey autodiscovers only modules named `tasks`: register our jobs explicitly,
+        # and the signal handlers that record every job's history.
+        from tasks_app import job_history, jobs  # noqa: F401

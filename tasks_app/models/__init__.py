@@ -1,5 +1,6 @@
 """Models, one module per topic; import them from here."""
 
+from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
 from tasks_app.models.tasks import Email, Notification, Task
 
-__all__ = ["Email", "Notification", "Task"]
+__all__ = ["ConsumerHeartbeat", "Email", "JobEvent", "JobRun", "Notification", "PausedJob", "Task"]

@@ -1,0 +1,67 @@
+"""GET /healthz: is the database writable, the queue reachable, the consumer alive and keeping up?"""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection, transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from tasks_app import queue
+from tasks_app.models import ConsumerHeartbeat, JobRun
+
+
+def _database_writable() -> bool:
+    try:
+        # transaction_mode IMMEDIATE takes SQLite's write lock when the transaction begins.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+def _age(moment) -> float | None:
+    return round((timezone.now() - moment).total_seconds(), 1) if moment else None
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when healthy, 503 with the failing checks otherwise. No secrets, no auth."""
+    checks: dict = {"database_writable": _database_writable()}
+    try:
+        checks["queue_depth"] = queue.pending_count()
+        checks["queue_reachable"] = True
+    except Exception:
+        checks["queue_depth"] = None
+        checks["queue_reachable"] = False
+
+    newest_beat = ConsumerHeartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+    oldest_pending = (
+        JobRun.objects.filter(state=JobRun.State.PENDING)
+        .order_by("enqueued_at")
+        .values_list("enqueued_at", flat=True)
+        .first()
+    )
+    checks["consumer_heartbeat_age"] = _age(newest_beat)
+    checks["oldest_pending_age"] = _age(oldest_pending)
+
+    problems = []
+    if not checks["database_writable"]:
+        problems.append("database is not writable")
+    if not checks["queue_reachable"]:
+        problems.append("queue is not reachable")
+    if settings.HUEY_IMMEDIATE:
+        checks["consumer"] = "immediate mode: jobs run inline, no consumer needed"
+    elif newest_beat is None:
+        problems.append("no consumer has ever beaten")
+    elif checks["consumer_heartbeat_age"] > settings.HEALTH_CONSUMER_MAX_AGE:
+        problems.append(f"consumer heartbeat older than {settings.HEALTH_CONSUMER_MAX_AGE}s")
+    if oldest_pending and checks["oldest_pending_age"] > settings.HEALTH_PENDING_MAX_AGE:
+        problems.append(f"a job has waited longer than {settings.HEALTH_PENDING_MAX_AGE}s")
+
+    body = {"status": "fail" if problems else "ok", "problems": problems, "checks": checks}
+    return JsonResponse(body, status=503 if problems else 200)

@@ -1,0 +1,457 @@
+"""Job history: Huey's signals become JobRun rows, written in batches.
+
+In a web process each event is written at once (a request enqueues a job or two). Inside the
+consumer, events are buffered and a background thread writes them every FLUSH_INTERVAL seconds
+in one transaction, so recording history costs a job a list append, not a database write. That
+thread also writes the consumer's heartbeat. In immediate mode everything is written inline.
+
+`report_progress()` lets a running job publish how far it is; it goes through the same path.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from huey import signals as S
+from huey.api import PeriodicTask
+from huey.contrib.djhuey import HUEY
+from huey.exceptions import CancelExecution
+
+from tasks_app.models import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
+
+logger = logging.getLogger("huey")
+
+FLUSH_INTERVAL = 0.2  # seconds between batched writes in the consumer
+HEARTBEAT_INTERVAL = 5.0
+PROGRESS_INTERVAL = 0.5  # a job's progress is written at most this often (and always at the end)
+PAUSE_RECHECK = 10  # seconds a paused job waits before it looks again
+_REDACTED = "***"
+
+State = JobRun.State
+_current = threading.local()  # .job_id while a job runs in this thread; .user_id while enqueueing
+
+
+@dataclass
+class Event:
+    job_id: str
+    kind: str
+    at: datetime.datetime
+    identity: dict
+    changes: dict = field(default_factory=dict)
+    detail: str = ""
+
+
+def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
+    if value is None or timezone.is_aware(value):
+        return value
+    return value.replace(tzinfo=datetime.UTC)  # Huey runs with utc=True: naive times are UTC
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    return repr(value)[:200]
+
+
+def _redact(kwargs: dict) -> dict:
+    secret = re.compile("|".join(settings.JOB_REDACTED_ARGUMENTS), re.IGNORECASE)
+    return {key: _REDACTED if secret.search(key) else _jsonable(value) for key, value in kwargs.items()}
+
+
+def _identity(task) -> dict:
+    return {
+        "name": HUEY._registry.task_to_string(type(task)),
+        "queue": HUEY.name,
+        "priority": task.priority,
+        "args": _jsonable(list(task.args)),
+        "kwargs": _redact({k: v for k, v in task.kwargs.items() if k != "task"}),
+        "periodic": isinstance(task, PeriodicTask),
+        "retries_left": task.retries,
+    }
+
+
+# -- applying events to rows -----------------------------------------------------------------
+
+
+def _apply(run: JobRun, event: Event) -> None:
+    """Move one JobRun through one event; `retrying` survives the re-scheduling that follows it."""
+    changes = dict(event.changes)
+    new_state = changes.get("state")
+    if new_state in (State.PENDING, State.SCHEDULED) and run.state == State.RETRYING:
+        changes["state"] = State.RETRYING
+    if event.kind == S.SIGNAL_ENQUEUED and run.enqueued_at is not None:
+        changes.pop("enqueued_at", None)  # a retry re-enqueues: keep the first time
+        changes.pop("triggered_by_id", None)
+    if event.kind == S.SIGNAL_EXECUTING:
+        run.attempts += 1
+    for name, value in changes.items():
+        setattr(run, name, value)
+
+
+def write(events: list[Event]) -> None:
+    """Apply a batch of events in one transaction."""
+    with transaction.atomic():
+        runs = JobRun.objects.in_bulk({event.job_id for event in events})
+        existing = set(runs)
+        for event in events:
+            run = runs.get(event.job_id)
+            if run is None:
+                if not event.identity:  # progress of a job whose row is gone (pruned): nothing to update
+                    continue
+                run = runs[event.job_id] = JobRun(id=event.job_id, **event.identity)
+            _apply(run, event)
+        JobRun.objects.bulk_create([run for pk, run in runs.items() if pk not in existing])
+        if existing:
+            JobRun.objects.bulk_update([runs[pk] for pk in existing], _UPDATABLE)
+        JobEvent.objects.bulk_create(
+            JobEvent(job_id=event.job_id, kind=event.kind, at=event.at, detail=event.detail[:500])
+            for event in events
+            if event.identity and event.job_id in runs
+        )
+
+
+_UPDATABLE = [
+    f.name
+    for f in JobRun._meta.concrete_fields
+    if not f.primary_key and f.name not in {"name", "queue", "args", "kwargs", "periodic", "retry_of"}
+]
+
+
+class Writer:
+    """Writes events now, or buffers them for the flusher thread once the consumer starts."""
+
+    def __init__(self):
+        self._pending: list[Event] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.workers = 0
+
+    @property
+    def buffered(self) -> bool:
+        return self._thread is not None
+
+    def add(self, event: Event) -> None:
+        if self.buffered:
+            with self._lock:
+                self._pending.append(event)
+        else:
+            write([event])
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            try:
+                write(batch)
+            except Exception:
+                logger.exception("could not write %d job history events", len(batch))
+
+    def start(self) -> None:
+        """Called by each consumer worker as it starts; the first one starts the flusher thread."""
+        with self._lock:
+            self.workers += 1
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="job-history", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Called by each consumer worker as it stops; the last one flushes and ends the thread."""
+        with self._lock:
+            self.workers -= 1
+            last = self.workers <= 0
+        if last and self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=10)
+            self._thread = None
+            self.flush()
+            ConsumerHeartbeat.objects.filter(consumer_id=_consumer_id()).delete()
+
+    def _run(self) -> None:
+        started = timezone.now()
+        next_beat = 0.0
+        while not self._stop.wait(FLUSH_INTERVAL):
+            self.flush()
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+                _beat(started, self.workers)
+            close_old_connections()
+
+
+def _consumer_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(started: datetime.datetime, workers: int) -> None:
+    try:
+        ConsumerHeartbeat.objects.update_or_create(
+            consumer_id=_consumer_id(),
+            defaults={
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "workers": workers,
+                "started_at": started,
+                "beat_at": timezone.now(),
+            },
+        )
+    except Exception:
+        logger.exception("could not write the consumer heartbeat")
+
+
+writer = Writer()
+
+
+def record(task, kind: str, detail: str = "", **changes) -> None:
+    """Record one transition of `task` in its history (no-op when history is off)."""
+    if not settings.JOB_HISTORY_ENABLED:
+        return
+    event = Event(job_id=task.id, kind=kind, at=timezone.now(), identity=_identity(task), changes=changes, detail=detail)
+    writer.add(event)
+    logger.info(
+        "job event=%s name=%s id=%s state=%s duration=%s%s",
+        kind,
+        event.identity["name"].rsplit(".", 1)[-1],
+        task.id,
+        changes.get("state", "-"),
+        changes.get("duration", "-"),
+        f" detail={detail!r}" if detail else "",
+    )
+
+
+# -- Huey signals and hooks ------------------------------------------------------------------
+
+
+@HUEY.signal(S.SIGNAL_ENQUEUED)
+def _on_enqueued(signal, task, *args) -> None:
+    eta = _aware(task.eta)
+    waiting = eta is not None and eta > timezone.now()
+    record(
+        task,
+        signal,
+        state=State.SCHEDULED if waiting else State.PENDING,
+        enqueued_at=timezone.now(),
+        eta=eta,
+        triggered_by_id=getattr(_current, "user_id", None),
+        message=bytes(HUEY.serialize_task(task)),
+        retries_left=task.retries,
+    )
+
+
+@HUEY.signal(S.SIGNAL_SCHEDULED)
+def _on_scheduled(signal, task, *args) -> None:
+    record(task, signal, state=State.SCHEDULED, eta=_aware(task.eta), retries_left=task.retries)
+
+
+@HUEY.signal(S.SIGNAL_EXECUTING)
+def _on_executing(signal, task, *args) -> None:
+    _current.started = time.monotonic()
+    record(task, signal, state=State.RUNNING, started_at=timezone.now(), finished_at=None, eta=None)
+
+
+def _finished() -> dict:
+    """finished_at and, when the job ran in this thread, its duration in seconds."""
+    started = getattr(_current, "started", None)
+    _current.started = None
+    changes = {"finished_at": timezone.now()}
+    if started is not None:
+        changes["duration"] = round(time.monotonic() - started, 4)
+    return changes
+
+
+@HUEY.signal(S.SIGNAL_COMPLETE)
+def _on_complete(signal, task, *args) -> None:
+    record(
+        task,
+        signal,
+        state=State.SUCCEEDED,
+        result_summary=getattr(task, "history_result", ""),
+        error="",
+        traceback="",
+        message=None,
+        **_finished(),
+    )
+
+
+def _failure(task, kind: str, error: str, traceback: str = "") -> None:
+    final = not task.retries
+    record(
+        task,
+        kind,
+        detail=error,
+        state=State.FAILED if final else State.RETRYING,
+        error=error,
+        traceback=traceback,
+        **_finished(),
+    )
+
+
+@HUEY.signal(S.SIGNAL_ERROR)
+def _on_error(signal, task, exc=None, *args) -> None:
+    tb = HUEY.build_error_result(task, exc)["traceback"] if exc is not None else ""
+    _failure(task, signal, f"{type(exc).__name__}: {exc}" if exc is not None else "error", tb)
+
+
+@HUEY.signal(S.SIGNAL_TIMEOUT)
+def _on_timeout(signal, task, *args) -> None:
+    _failure(task, signal, f"Timed out after {task.timeout}s")
+
+
+@HUEY.signal(S.SIGNAL_INTERRUPTED)
+def _on_interrupted(signal, task, *args) -> None:
+    record(
+        task,
+        signal,
+        state=State.FAILED,
+        **_finished(),
+        error="Interrupted: the consumer stopped while this job ran. Retry it from the dashboard.",
+    )
+
+
+@HUEY.signal(S.SIGNAL_RETRYING)
+def _on_retrying(signal, task, *args) -> None:
+    # Huey signals before it decrements the retries it has left.
+    record(task, signal, state=State.RETRYING, retries_left=max(task.retries - 1, 0))
+
+
+@HUEY.signal(S.SIGNAL_LOCKED)
+def _on_locked(signal, task, *args) -> None:
+    if task.retries:
+        record(task, signal, state=State.RETRYING, detail="lock held by another run")
+    else:
+        record(
+            task,
+            signal,
+            state=State.REVOKED,
+            **_finished(),
+            error="Skipped: another run of this job holds its lock.",
+        )
+
+
+@HUEY.signal(S.SIGNAL_RATE_LIMITED)
+def _on_rate_limited(signal, task, *args) -> None:
+    record(task, signal, state=State.RETRYING, detail="rate limited: waiting for the next window")
+
+
+@HUEY.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)
+def _on_not_run(signal, task, *args) -> None:
+    if getattr(task, "history_paused", False):
+        record(task, "paused", detail=f"job paused; looks again in {PAUSE_RECHECK}s")
+        return
+    state = {S.SIGNAL_EXPIRED: State.EXPIRED}.get(signal, State.REVOKED)
+    record(task, signal, state=state, **_finished())
+
+
+@HUEY.pre_execute()
+def _before_job(task) -> None:
+    _current.job_id = task.id
+    _current.progress_written = 0.0
+    _current.unwritten_progress = None
+    if HUEY._registry.task_to_string(type(task)) in paused_names():
+        _current.job_id = None
+        task.history_paused = True
+        task.eta = timezone.now().replace(tzinfo=None) + datetime.timedelta(seconds=PAUSE_RECHECK)
+        HUEY.add_schedule(task)
+        raise CancelExecution(retry=False)
+
+
+_paused_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+
+def paused_names() -> frozenset[str]:
+    """Names of paused jobs, read from the database at most once a second per process."""
+    global _paused_cache
+    read_at, names = _paused_cache
+    if time.monotonic() - read_at > 1.0:
+        names = frozenset(PausedJob.objects.values_list("name", flat=True))
+        _paused_cache = (time.monotonic(), names)
+    return names
+
+
+def forget_paused_names() -> None:
+    global _paused_cache
+    _paused_cache = (0.0, frozenset())
+
+
+@HUEY.post_execute()
+def _after_job(task, value, exception) -> None:
+    _write_progress(task.id)
+    _current.job_id = None
+    if exception is None:
+        task.history_result = summarize(value)
+
+
+@HUEY.on_startup()
+def _consumer_started() -> None:
+    writer.start()
+
+
+@HUEY.on_shutdown()
+def _consumer_stopping() -> None:
+    writer.stop()
+
+
+def summarize(value) -> str:
+    """A short, human-readable form of a job's return value."""
+    if value is None:
+        return ""
+    return repr(_jsonable(value))[:500]
+
+
+# -- what jobs and callers use ---------------------------------------------------------------
+
+
+@contextmanager
+def triggered_by(user_id: int | None):
+    """Attribute the jobs enqueued inside this block to `user_id`."""
+    previous, _current.user_id = getattr(_current, "user_id", None), user_id
+    try:
+        yield
+    finally:
+        _current.user_id = previous
+
+
+def current_job_id() -> str | None:
+    """The id of the job running in this thread, if any."""
+    return getattr(_current, "job_id", None)
+
+
+def report_progress(current: int, total: int, message: str = "") -> None:
+    """Publish the running job's progress; any web process can read it from its JobRun.
+
+    Writes are throttled to one per PROGRESS_INTERVAL; the last step reported is always written,
+    at the latest when the job ends. Outside a job (a service called directly) it does nothing.
+    """
+    job_id = current_job_id()
+    if job_id is None or not settings.JOB_HISTORY_ENABLED:
+        return
+    _current.unwritten_progress = {
+        "progress_current": max(current, 0),
+        "progress_total": max(total, 0),
+        "progress_message": message[:300],
+    }
+    now = time.monotonic()
+    if current >= total or now - getattr(_current, "progress_written", 0.0) >= PROGRESS_INTERVAL:
+        _current.progress_written = now
+        _write_progress(job_id)
+
+
+def _write_progress(job_id: str) -> None:
+    changes, _current.unwritten_progress = getattr(_current, "unwritten_progress", None), None
+    if changes:
+        writer.add(Event(job_id=job_id, kind="progress", at=timezone.now(), identity={}, changes=changes))

@@ -1,0 +1,119 @@
+"""The history of background jobs: one row per job, its events, consumer heartbeats, paused jobs.
+
+Huey keeps no history (its results are popped when read); these rows are the one source of
+truth that the job-status API, the operations dashboard and /healthz read.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class JobRun(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        RETRYING = "retrying", "Retrying"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    FINISHED_STATES = {State.SUCCEEDED, State.FAILED, State.REVOKED, State.EXPIRED}
+    WAITING_STATES = {State.PENDING, State.SCHEDULED, State.RETRYING}
+
+    id = models.CharField(primary_key=True, max_length=64)  # Huey's job id
+    name = models.CharField(max_length=200, db_index=True)  # Huey's registered name, e.g. tasks_app.jobs.email_send
+    queue = models.CharField(max_length=100)
+    priority = models.IntegerField(null=True, blank=True)
+    args = models.JSONField(default=list, blank=True)  # as shown to people: secrets redacted
+    kwargs = models.JSONField(default=dict, blank=True)
+    # The serialized Huey message, kept until the job succeeds, so a failed job can be retried.
+    message = models.BinaryField(null=True, blank=True, editable=False)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="job_runs"
+    )
+    retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retried_as")
+    periodic = models.BooleanField(default=False)
+    state = models.CharField(max_length=20, choices=State, default=State.PENDING, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    eta = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    duration = models.FloatField(null=True, blank=True)  # seconds of the last attempt
+    attempts = models.PositiveIntegerField(default=0)
+    retries_left = models.IntegerField(default=0)
+    progress_current = models.PositiveIntegerField(null=True, blank=True)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    progress_message = models.CharField(max_length=300, blank=True)
+    result_summary = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)  # a failed job an operator discarded
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-enqueued_at", "-id"]
+        indexes = [models.Index(fields=["state", "enqueued_at"]), models.Index(fields=["name", "finished_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.short_name} {self.id} ({self.state})"
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def progress_percent(self) -> int | None:
+        if self.progress_total:
+            return min(100, round(100 * (self.progress_current or 0) / self.progress_total))
+        return None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED_STATES
+
+
+class JobEvent(models.Model):
+    """One transition of a job, as Huey signalled it (or as the app recorded it: requeued, retried...)."""
+
+    job = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30)
+    at = models.DateTimeField(db_index=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ConsumerHeartbeat(models.Model):
+    """A running `manage.py run_huey` process, beating every few seconds."""
+
+    consumer_id = models.CharField(max_length=200, unique=True)  # hostname:pid
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    workers = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-beat_at"]
+
+    def __str__(self) -> str:
+        return self.consumer_id
+
+
+class PausedJob(models.Model):
+    """A job name whose runs wait in the schedule instead of executing, until resumed."""
+
+    name = models.CharField(max_length=200, unique=True)
+    paused_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    paused_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,160 @@
+"""Job history recorded from Huey's signals (immediate mode: events are written inline)."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from huey.contrib.djhuey import HUEY, db_task
+from huey.exceptions import TaskException
+
+from tasks_app import job_history, jobs, queue
+from tasks_app.models import JobEvent, JobRun
+from tests.factories import make_task, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@db_task(name="tests.count_to")
+def count_to(total: int, fail_at: int | None = None) -> int:
+    for done in range(1, total + 1):
+        if done == fail_at:
+            raise ValueError(f"cannot count past {done - 1}")
+        job_history.report_progress(done, total, f"counted {done}")
+    return total
+
+
+@db_task(name="tests.login", retries=0)
+def login(username: str, password: str) -> str:
+    return username
+
+
+def _kinds(job_id: str) -> list[str]:
+    return list(JobEvent.objects.filter(job_id=job_id).values_list("kind", flat=True))
+
+
+def test_it_records_a_succeeded_job_with_who_started_it(django_capture_on_commit_callbacks):
+    user = make_user()
+    task = make_task(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=user)
+    run = JobRun.objects.get(pk=job_id)
+    assert (run.name, run.state, run.triggered_by, run.args) == (
+        "tasks_app.jobs.task_assigned_notify",
+        JobRun.State.SUCCEEDED,
+        user,
+        [task.pk],
+    )
+    assert run.enqueued_at <= run.started_at <= run.finished_at
+    assert run.duration is not None and run.duration >= 0
+    assert run.attempts == 1
+    assert run.result_summary == "True"
+    assert run.message is None  # only kept while a retry may need it
+    assert _kinds(job_id) == ["enqueued", "executing", "complete"]
+
+
+def test_it_records_progress_and_the_last_step_is_always_written():
+    result = count_to(1000)
+    run = JobRun.objects.get(pk=result.id)
+    assert (run.progress_current, run.progress_total, run.progress_percent) == (1000, 1000, 100)
+    assert run.progress_message == "counted 1000"
+
+
+def test_it_records_a_final_failure_with_its_error_and_traceback():
+    result = count_to(5, fail_at=3)
+    with pytest.raises(TaskException):
+        result()
+    run = JobRun.objects.get(pk=result.id)
+    assert run.state == JobRun.State.FAILED
+    assert run.error == "ValueError: cannot count past 2"
+    assert "Traceback" in run.traceback and "cannot count past 2" in run.traceback
+    assert run.progress_current == 2
+    assert run.message  # kept for a retry
+
+
+def test_it_records_a_failure_with_retries_left_as_retrying(settings):
+    settings.EMAIL_BACKEND = "tests.failing_email.RefusingEmailBackend"
+    from tasks_app.services import emails
+
+    email = emails.email_create_welcome(make_user())
+    result = jobs.email_send(email.pk)
+    run = JobRun.objects.get(pk=result.id)
+    assert run.state == JobRun.State.RETRYING
+    assert run.retries_left == 2
+    assert run.error.startswith("SMTPServerDisconnected")
+    assert _kinds(run.id) == ["enqueued", "executing", "error", "retrying", "scheduled"]
+
+
+def test_it_retries_a_failed_job_as_a_new_job_linked_to_the_old_one():
+    failed = count_to(3, fail_at=2)
+    run = JobRun.objects.get(pk=failed.id)
+    staff = make_user(staff=True)
+    # The retry runs the same message: make it succeed this time by retrying a job that can.
+    new_id = queue.retry(run, user=staff)
+    new_run = JobRun.objects.get(pk=new_id)
+    assert new_run.retry_of == run
+    assert new_run.triggered_by == staff
+    assert new_run.state == JobRun.State.FAILED  # same arguments, same failure
+    run.refresh_from_db()
+    assert run.dismissed_at is not None
+
+
+def test_it_redacts_secret_looking_keyword_arguments():
+    result = login("alice", password="hunter2")
+    run = JobRun.objects.get(pk=result.id)
+    assert run.args == ["alice"]
+    assert run.kwargs == {"password": "***"}
+
+
+def test_it_cancels_a_scheduled_job_before_it_runs():
+    result = count_to.schedule(args=(3,), delay=60)
+    run = JobRun.objects.get(pk=result.id)
+    assert run.state == JobRun.State.SCHEDULED
+    assert queue.cancel(run) is True
+    run.refresh_from_db()
+    assert run.state == JobRun.State.REVOKED
+    assert queue.cancel(run) is False
+
+
+def test_it_holds_a_paused_job_in_the_schedule_until_resumed():
+    queue.pause(queue.job_name(count_to))
+    result = count_to(3)
+    run = JobRun.objects.get(pk=result.id)
+    assert run.state == JobRun.State.SCHEDULED
+    assert "paused" in _kinds(run.id)
+    assert HUEY.scheduled_count() == 1
+    queue.resume(queue.job_name(count_to))
+    assert queue.job_name(count_to) not in job_history.paused_names()
+
+
+def test_it_records_a_periodic_run_skipped_by_its_lock():
+    with HUEY.lock_task("overdue-check"):
+        result = jobs.overdue_check()
+    run = JobRun.objects.get(pk=result.id)
+    assert run.state == JobRun.State.REVOKED
+    assert run.periodic is True
+    assert run.error.startswith("Skipped")
+
+
+def test_it_records_nothing_when_history_is_off(settings):
+    settings.JOB_HISTORY_ENABLED = False
+    count_to(2)
+    assert JobRun.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_consumer_writer_buffers_events_and_flushes_them_in_one_batch():
+    writer = job_history.Writer()
+    writer.start()
+    try:
+        now = datetime.datetime.now(datetime.UTC)
+        identity = {"name": "tests.count_to", "queue": "q", "priority": None, "args": [], "kwargs": {}}
+        for n in range(50):
+            writer.add(job_history.Event(f"job-{n}", "enqueued", now, identity, {"state": JobRun.State.PENDING}))
+        assert JobRun.objects.count() == 0  # buffered, not yet written
+        assert job_history.FLUSH_INTERVAL < 1
+        from tests.live_stack import wait_for
+
+        wait_for(lambda: JobRun.objects.count() == 50, timeout=5, what="the flusher thread")
+    finally:
+        writer.stop()
+    assert mail.outbox == []
