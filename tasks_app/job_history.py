@@ -307,6 +307,19 @@ def _on_error(signal, task, exc=None, *args) -> None:
     _failure(task, signal, f"{type(exc).__name__}: {exc}" if exc is not None else "error", tb)
 
 
+def record_retry(task, exc: Exception, delay: float) -> None:
+    """A job asked to be retried after `exc` (Huey signals no error for RetryTask)."""
+    record(
+        task,
+        S.SIGNAL_ERROR,
+        detail=f"{type(exc).__name__}: {exc}; retrying in {delay:.1f}s",
+        state=State.RETRYING,
+        error=f"{type(exc).__name__}: {exc}",
+        traceback=HUEY.build_error_result(task, exc)["traceback"],
+        **_finished(),
+    )
+
+
 @HUEY.signal(S.SIGNAL_TIMEOUT)
 def _on_timeout(signal, task, *args) -> None:
     _failure(task, signal, f"Timed out after {task.timeout}s")

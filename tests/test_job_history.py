@@ -39,7 +39,7 @@ def test_it_records_a_succeeded_job_with_who_started_it(django_capture_on_commit
         job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=user)
     run = JobRun.objects.get(pk=job_id)
     assert (run.name, run.state, run.triggered_by, run.args) == (
-        "tasks_app.jobs.task_assigned_notify",
+        "tasks_app.jobs.notifications.task_assigned_notify",
         JobRun.State.SUCCEEDED,
         user,
         [task.pk],
@@ -79,7 +79,7 @@ def test_it_records_a_failure_with_retries_left_as_retrying(settings):
     result = jobs.email_send(email.pk)
     run = JobRun.objects.get(pk=result.id)
     assert run.state == JobRun.State.RETRYING
-    assert run.retries_left == 2
+    assert run.retries_left == 4
     assert run.error.startswith("SMTPServerDisconnected")
     assert _kinds(run.id) == ["enqueued", "executing", "error", "retrying", "scheduled"]
 

@@ -64,12 +64,22 @@ def test_it_sends_an_email_through_the_job_once():
 def test_it_keeps_a_refused_email_queued_for_the_retry(settings):
     settings.EMAIL_BACKEND = "tests.failing_email.RefusingEmailBackend"
     email = emails.email_create_welcome(make_user())
-    result = jobs.email_send(email.pk)
-    with pytest.raises(TaskException):
-        result()
+    jobs.email_send(email.pk)
     email.refresh_from_db()
     assert email.status == Email.Status.QUEUED  # retries are left: the retry will send it
+    assert email.error.startswith("SMTPServerDisconnected")
     assert HUEY.scheduled_count() == 1
+
+
+def test_it_gives_up_on_an_email_after_the_last_retry(settings):
+    settings.EMAIL_BACKEND = "tests.failing_email.RefusingEmailBackend"
+    email = emails.email_create_welcome(make_user())
+    result = HUEY.enqueue(jobs.email_send.s(email.pk, retries=0))
+    with pytest.raises(TaskException, match="unexpectedly closed"):
+        result()
+    email.refresh_from_db()
+    assert email.status == Email.Status.FAILED
+    assert HUEY.scheduled_count() == 0
 
 
 def test_it_notifies_overdue_owners_from_the_periodic_job():

@@ -1,7 +1,4 @@
-"""Every background job. Jobs are thin: they take ids, look the row up, call one service, log.
-
-A job's name is part of the queue's wire format: renaming one strands messages already queued.
-"""
+"""In-app notification jobs."""
 
 import logging
 
@@ -9,15 +6,9 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from tasks_app.models import Task
-from tasks_app.services import emails, notifications
+from tasks_app.services import notifications
 
 logger = logging.getLogger(__name__)
-
-
-@db_task(retries=3, retry_delay=30, context=True)
-def email_send(email_id: int, task=None) -> bool:
-    """Send one email written by a request (welcome, password reset); SMTP errors are retried."""
-    return emails.email_send(email_id, final_attempt=task is None or task.retries == 0)
 
 
 @db_task()
