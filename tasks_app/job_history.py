@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from huey import signals as S
 from huey.api import PeriodicTask
@@ -104,10 +104,9 @@ def _apply(run: JobRun, event: Event) -> None:
 
 
 def write(events: list[Event]) -> None:
-    """Apply a batch of events in one transaction."""
+    """Apply a batch of events: one SELECT, one upsert of the changed rows, one INSERT of events."""
     with transaction.atomic():
         runs = JobRun.objects.in_bulk({event.job_id for event in events})
-        existing = set(runs)
         for event in events:
             run = runs.get(event.job_id)
             if run is None:
@@ -115,9 +114,7 @@ def write(events: list[Event]) -> None:
                     continue
                 run = runs[event.job_id] = JobRun(id=event.job_id, **event.identity)
             _apply(run, event)
-        JobRun.objects.bulk_create([run for pk, run in runs.items() if pk not in existing])
-        if existing:
-            JobRun.objects.bulk_update([runs[pk] for pk in existing], _UPDATABLE)
+        _upsert(runs.values())
         JobEvent.objects.bulk_create(
             JobEvent(job_id=event.job_id, kind=event.kind, at=event.at, detail=event.detail[:500])
             for event in events
@@ -125,11 +122,26 @@ def write(events: list[Event]) -> None:
         )
 
 
-_UPDATABLE = [
-    f.name
-    for f in JobRun._meta.concrete_fields
-    if not f.primary_key and f.name not in {"name", "queue", "args", "kwargs", "periodic", "retry_of"}
-]
+_FIELDS = JobRun._meta.concrete_fields
+_KEPT_ON_UPDATE = {"id", "name", "queue", "args", "kwargs", "periodic", "retry_of"}  # set once, or elsewhere
+
+
+def _upsert(runs) -> None:
+    """INSERT .. ON CONFLICT DO UPDATE through executemany: Django's bulk_update builds a CASE
+    expression per field and row, which costs more than the jobs it records."""
+    columns = ", ".join(f.column for f in _FIELDS)
+    updates = ", ".join(f"{f.column} = excluded.{f.column}" for f in _FIELDS if f.name not in _KEPT_ON_UPDATE)
+    sql = (
+        f"INSERT INTO {JobRun._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(_FIELDS))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
+    now = timezone.now()
+    rows = []
+    for run in runs:
+        run.updated_at = now
+        rows.append([f.get_db_prep_save(getattr(run, f.attname), connection) for f in _FIELDS])
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 class Writer:
@@ -147,11 +159,21 @@ class Writer:
         return self._thread is not None
 
     def add(self, event: Event) -> None:
-        if self.buffered:
+        batch = getattr(_current, "batch", None)
+        if batch is not None:
+            batch.append(event)
+        elif self.buffered:
             with self._lock:
                 self._pending.append(event)
         else:
             write([event])
+
+    def add_many(self, events: list[Event]) -> None:
+        if self.buffered:
+            with self._lock:
+                self._pending.extend(events)
+        elif events:
+            write(events)
 
     def flush(self) -> None:
         with self._lock:
@@ -221,7 +243,9 @@ def record(task, kind: str, detail: str = "", **changes) -> None:
     """Record one transition of `task` in its history (no-op when history is off)."""
     if not settings.JOB_HISTORY_ENABLED:
         return
-    event = Event(job_id=task.id, kind=kind, at=timezone.now(), identity=_identity(task), changes=changes, detail=detail)
+    event = Event(
+        job_id=task.id, kind=kind, at=timezone.now(), identity=_identity(task), changes=changes, detail=detail
+    )
     writer.add(event)
     logger.info(
         "job event=%s name=%s id=%s state=%s duration=%s%s",
@@ -430,13 +454,19 @@ def summarize(value) -> str:
 
 
 @contextmanager
-def triggered_by(user_id: int | None):
-    """Attribute the jobs enqueued inside this block to `user_id`."""
-    previous, _current.user_id = getattr(_current, "user_id", None), user_id
+def enqueueing(user_id: int | None = None):
+    """Attribute the jobs enqueued in this block to `user_id`, and write their history in one batch."""
+    previous_user, _current.user_id = getattr(_current, "user_id", None), user_id
+    outer_batch = getattr(_current, "batch", None)
+    if outer_batch is None:
+        _current.batch = []
     try:
         yield
     finally:
-        _current.user_id = previous
+        _current.user_id = previous_user
+        if outer_batch is None:
+            batch, _current.batch = _current.batch, None
+            writer.add_many(batch)
 
 
 def current_job_id() -> str | None:

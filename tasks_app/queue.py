@@ -25,7 +25,7 @@ def enqueue_on_commit(job: TaskWrapper, *args, user=None, **kwargs) -> str:
     user_id = user.pk if user is not None else None
 
     def enqueue() -> None:
-        with job_history.triggered_by(user_id):
+        with job_history.enqueueing(user_id):
             HUEY.enqueue(message)
 
     transaction.on_commit(enqueue)
@@ -54,7 +54,7 @@ def retry(run: JobRun, *, user=None) -> str:
     task.retries = type(task).default_retries
     task.retry_delay = type(task).default_retry_delay
     task.eta = None
-    with job_history.triggered_by(user.pk if user else run.triggered_by_id):
+    with job_history.enqueueing(user.pk if user else run.triggered_by_id):
         HUEY.enqueue(task)
     JobRun.objects.filter(pk=task.id).update(retry_of=run)
     JobRun.objects.filter(pk=run.pk).update(dismissed_at=timezone.now())

@@ -101,7 +101,8 @@ class LiveStack:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in sorted(self.data_dir.glob("*.log"))
+            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
+            for path in sorted(self.data_dir.glob("*.log"))
         )
 
     # -- data ------------------------------------------------------------------------------

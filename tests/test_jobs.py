@@ -95,9 +95,7 @@ def test_it_skips_an_overdue_check_while_another_holds_its_lock():
     assert Notification.objects.count() == 0
 
 
-@pytest.mark.parametrize(
-    ("minute", "fires"), [(0, True), (10, True), (50, True), (5, False), (11, False), (59, False)]
-)
+@pytest.mark.parametrize(("minute", "fires"), [(0, True), (10, True), (50, True), (5, False), (11, False), (59, False)])
 def test_it_runs_the_overdue_check_every_ten_minutes(minute, fires):
     at = datetime.datetime(2026, 3, 1, 13, minute)
     assert jobs.overdue_check.task_class().validate_datetime(at) is fires

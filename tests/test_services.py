@@ -113,7 +113,10 @@ class TestEmails:
         with pytest.raises(Exception, match="unexpectedly closed"):
             emails.email_send(email.pk, final_attempt=False)
         email.refresh_from_db()
-        assert (email.status, email.error) == (Email.Status.QUEUED, "SMTPServerDisconnected: Connection unexpectedly closed")
+        assert (email.status, email.error) == (
+            Email.Status.QUEUED,
+            "SMTPServerDisconnected: Connection unexpectedly closed",
+        )
         with pytest.raises(Exception, match="unexpectedly closed"):
             emails.email_send(email.pk, final_attempt=True)
         email.refresh_from_db()

@@ -25,7 +25,9 @@ class JobRun(models.Model):
     WAITING_STATES = {State.PENDING, State.SCHEDULED, State.RETRYING}
 
     id = models.CharField(primary_key=True, max_length=64)  # Huey's job id
-    name = models.CharField(max_length=200, db_index=True)  # Huey's registered name, e.g. tasks_app.jobs.emails.email_send
+    name = models.CharField(
+        max_length=200, db_index=True
+    )  # Huey's registered name, e.g. tasks_app.jobs.emails.email_send
     queue = models.CharField(max_length=100)
     priority = models.IntegerField(null=True, blank=True)
     args = models.JSONField(default=list, blank=True)  # as shown to people: secrets redacted
