@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from tasks_app.models import Email, Notification, Task
+from tasks_app import queue
+from tasks_app.models import ConsumerHeartbeat, Email, JobEvent, JobRun, Notification, PausedJob, Task
 
 
 @admin.register(Task)
@@ -27,3 +28,56 @@ class EmailAdmin(admin.ModelAdmin):
     search_fields = ["to", "subject"]
     raw_id_fields = ["user"]
     readonly_fields = ["dedup_key"]
+
+
+class JobEventInline(admin.TabularInline):
+    model = JobEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "at", "detail"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    """Every background job; failed ones (dead letters) can be retried or dismissed from here."""
+
+    list_display = ["short_name", "id", "state", "triggered_by", "enqueued_at", "duration", "attempts", "error"]
+    list_filter = ["state", "name", "periodic"]
+    search_fields = ["id", "name", "error"]
+    date_hierarchy = "enqueued_at"
+    inlines = [JobEventInline]
+    actions = ["retry_failed", "dismiss_failed"]
+    exclude = ["message"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [f.name for f in JobRun._meta.fields if f.name != "message"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Retry the selected failed jobs")
+    def retry_failed(self, request, queryset) -> None:
+        retried = 0
+        for run in queryset.filter(state=JobRun.State.FAILED).exclude(message=None):
+            queue.retry(run, user=request.user)
+            retried += 1
+        self.message_user(request, f"Re-enqueued {retried} failed job(s); others were not failed or had no message.")
+
+    @admin.action(description="Dismiss the selected failed jobs")
+    def dismiss_failed(self, request, queryset) -> None:
+        for run in queryset.filter(state=JobRun.State.FAILED):
+            queue.dismiss(run)
+        self.message_user(request, "Dismissed.")
+
+
+@admin.register(ConsumerHeartbeat)
+class ConsumerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["consumer_id", "pid", "workers", "started_at", "beat_at"]
+
+
+@admin.register(PausedJob)
+class PausedJobAdmin(admin.ModelAdmin):
+    list_display = ["name", "paused_by", "paused_at"]

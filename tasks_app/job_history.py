@@ -29,6 +29,7 @@ from huey.contrib.djhuey import HUEY
 from huey.exceptions import CancelExecution
 
 from tasks_app.models import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
+from tasks_app.services import notifications
 
 logger = logging.getLogger("huey")
 
@@ -314,6 +315,8 @@ def _on_complete(signal, task, *args) -> None:
 
 def _failure(task, kind: str, error: str, traceback: str = "") -> None:
     final = not task.retries
+    if final:
+        _tell_staff(task, error)
     record(
         task,
         kind,
@@ -349,8 +352,15 @@ def _on_timeout(signal, task, *args) -> None:
     _failure(task, signal, f"Timed out after {task.timeout}s")
 
 
+def _tell_staff(task, error: str) -> None:
+    if settings.JOB_HISTORY_ENABLED:
+        name = HUEY._registry.task_to_string(type(task)).rsplit(".", 1)[-1]
+        notifications.notify_staff_job_failed(job_id=task.id, job_name=name, error=error[:300])
+
+
 @HUEY.signal(S.SIGNAL_INTERRUPTED)
 def _on_interrupted(signal, task, *args) -> None:
+    _tell_staff(task, "interrupted: the consumer stopped while it ran")
     record(
         task,
         signal,

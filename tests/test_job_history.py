@@ -8,7 +8,7 @@ from huey.contrib.djhuey import HUEY, db_task
 from huey.exceptions import TaskException
 
 from tasks_app import job_history, jobs, queue
-from tasks_app.models import JobEvent, JobRun
+from tasks_app.models import JobEvent, JobRun, Notification
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +158,25 @@ def test_the_consumer_writer_buffers_events_and_flushes_them_in_one_batch():
     finally:
         writer.stop()
     assert mail.outbox == []
+
+
+def test_it_tells_staff_when_a_job_fails_for_good():
+    boss = make_user(staff=True)
+    worker = make_user()
+    count_to(3, fail_at=1)
+    notice = Notification.objects.get(kind=Notification.Kind.JOB_FAILED)
+    assert notice.user == boss
+    assert "count_to failed: ValueError" in notice.message
+    assert not Notification.objects.filter(user=worker).exists()
+
+
+def test_staff_retry_a_failed_job_from_the_admin(client):
+    boss = make_user(staff=True)
+    result = count_to(3, fail_at=1)
+    client.force_login(boss)
+    response = client.post(
+        "/admin/tasks_app/jobrun/", {"action": "retry_failed", "_selected_action": [result.id]}, follow=True
+    )
+    assert "Re-enqueued 1 failed job(s)" in response.content.decode()
+    assert JobRun.objects.filter(retry_of_id=result.id).count() == 1
+    assert client.get(f"/admin/tasks_app/jobrun/{result.id}/change/").status_code == 200

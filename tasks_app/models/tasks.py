@@ -70,6 +70,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         TASK_ASSIGNED = "task_assigned", "Task assigned"
         TASK_OVERDUE = "task_overdue", "Task overdue"
+        JOB_FAILED = "job_failed", "Background job failed"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=30, choices=Kind)

@@ -2,6 +2,7 @@
 
 import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -51,6 +52,20 @@ def notify_overdue(*, today: datetime.date | None = None) -> int:
         )
         created += 1
     return created
+
+
+def notify_staff_job_failed(*, job_id: str, job_name: str, error: str) -> int:
+    """Tell every active staff user that a job failed for good; return how many were told."""
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+    for user in staff:
+        notify(
+            user=user,
+            kind=Notification.Kind.JOB_FAILED,
+            message=f"Job {job_name} failed: {error}",
+            data={"job_id": job_id},
+            dedup_key=f"job-failed:{job_id}:{user.pk}",
+        )
+    return len(staff)
 
 
 def mark_read(user, ids: list[int] | None = None) -> int:
