@@ -199,6 +199,10 @@ HUEY = {
         "flush_locks": True,
         "periodic": True,
         "check_worker_health": True,
+        # SIGTERM (systemd, honcho) lets running jobs finish for up to this many seconds; SIGINT
+        # interrupts at once. An interrupted job is recorded as failed, ready to be retried.
+        "graceful_signal": "TERM",
+        "shutdown_timeout": env_int("HUEY_SHUTDOWN_TIMEOUT", 30),
         # Idle polling backs off from 0.1 s to at most this, so pickup after idle stays fast.
         "max_delay": 1.0,
     },

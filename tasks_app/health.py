@@ -57,7 +57,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if settings.HUEY_IMMEDIATE:
         checks["consumer"] = "immediate mode: jobs run inline, no consumer needed"
     elif newest_beat is None:
-        problems.append("no consumer has ever beaten")
+        problems.append("no consumer is running")
     elif checks["consumer_heartbeat_age"] > settings.HEALTH_CONSUMER_MAX_AGE:
         problems.append(f"consumer heartbeat older than {settings.HEALTH_CONSUMER_MAX_AGE}s")
     if oldest_pending and checks["oldest_pending_age"] > settings.HEALTH_PENDING_MAX_AGE:

@@ -10,6 +10,7 @@ thread also writes the consumer's heartbeat. In immediate mode everything is wri
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import os
@@ -34,7 +35,8 @@ from tasks_app.services import notifications
 logger = logging.getLogger("huey")
 
 FLUSH_INTERVAL = 0.2  # seconds between batched writes in the consumer
-HEARTBEAT_INTERVAL = 5.0
+# Beat often enough that /healthz sees a live consumer as alive: 3 beats per allowed age, at most 5 s.
+HEARTBEAT_INTERVAL = min(5.0, settings.HEALTH_CONSUMER_MAX_AGE / 3)
 PROGRESS_INTERVAL = 0.5  # a job's progress is written at most this often (and always at the end)
 PAUSE_RECHECK = 10  # seconds a paused job waits before it looks again
 _REDACTED = "***"
@@ -193,18 +195,28 @@ class Writer:
                 self._stop.clear()
                 self._thread = threading.Thread(target=self._run, name="job-history", daemon=True)
                 self._thread.start()
+                # An interrupting stop (SIGINT, or SIGTERM past the shutdown timeout) skips the
+                # workers' shutdown hooks; the interpreter's exit still flushes what is left.
+                atexit.register(self.close)
 
     def stop(self) -> None:
-        """Called by each consumer worker as it stops; the last one flushes and ends the thread."""
+        """Called by each consumer worker as it stops; the last one closes the writer."""
         with self._lock:
             self.workers -= 1
             last = self.workers <= 0
-        if last and self._thread is not None:
-            self._stop.set()
-            self._thread.join(timeout=10)
-            self._thread = None
-            self.flush()
-            ConsumerHeartbeat.objects.filter(consumer_id=_consumer_id()).delete()
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """End the flusher thread, write what is buffered, and take this consumer's heartbeat away."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout=10)
+        self.flush()
+        ConsumerHeartbeat.objects.filter(consumer_id=_consumer_id()).delete()
+        atexit.unregister(self.close)
 
     def _run(self) -> None:
         started = timezone.now()

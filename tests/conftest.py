@@ -46,13 +46,28 @@ def collected_static(tmp_path_factory):
 
 
 @pytest.fixture
-def live_stack(tmp_path, collected_static):
-    """A migrated database, gunicorn and a `run_huey` consumer on a temporary DATA_DIR."""
-    stack = LiveStack(tmp_path / "data")
-    stack.data_dir.mkdir()
-    stack.manage("migrate", "--noinput")
-    stack.start_web()
-    stack.start_consumer()
-    yield stack
-    stack.stop()
-    print(stack.logs())  # shown by pytest only when the test failed
+def start_live_stack(tmp_path, collected_static):
+    """Start a migrated database, gunicorn and a `run_huey` consumer on a temporary DATA_DIR.
+
+    Keyword arguments become environment variables of both processes (settings).
+    """
+    stacks = []
+
+    def start(**env: str) -> LiveStack:
+        stack = LiveStack(tmp_path / f"data{len(stacks)}", **env)
+        stacks.append(stack)
+        stack.data_dir.mkdir()
+        stack.manage("migrate", "--noinput")
+        stack.start_web()
+        stack.start_consumer()
+        return stack
+
+    yield start
+    for stack in stacks:
+        stack.stop()
+        print(stack.logs())  # shown by pytest only when the test failed
+
+
+@pytest.fixture
+def live_stack(start_live_stack) -> LiveStack:
+    return start_live_stack()

@@ -75,7 +75,9 @@ class LiveStack:
 
     def _web_answers(self) -> bool:
         try:
-            urllib.request.urlopen(self.url + "/accounts/login/", timeout=2)
+            urllib.request.urlopen(self.url + "/healthz", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # a 503 is an answer: the consumer may not have beaten yet
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
         return True
@@ -116,7 +118,7 @@ class LiveStack:
             f"is_staff={staff}, is_superuser={staff}); "
             "print(Token.objects.create(user=u).key)"
         )
-        return self.manage("shell", "-c", script).stdout.strip()
+        return self.manage("shell", "--no-imports", "-c", script).stdout.strip()
 
     def api(self, method: str, path: str, token: str, payload: dict | None = None) -> tuple[int, dict]:
         """Call the JSON API; return (status, decoded body)."""
