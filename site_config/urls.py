@@ -6,6 +6,7 @@ from tasks_app.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("ops/", include("tasks_app.dashboard.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),
     path("", include("tasks_app.urls")),

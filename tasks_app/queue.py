@@ -87,11 +87,6 @@ def scheduled_count() -> int:
     return HUEY.scheduled_count()
 
 
-def registered_jobs() -> list[str]:
-    """Names of every job this code defines, as Huey registers them."""
-    return sorted(HUEY._registry._registry)
-
-
 def job_name(job: TaskWrapper) -> str:
     """The name Huey registers a job under (and JobRun.name records)."""
     return HUEY._registry.task_to_string(job.task_class)

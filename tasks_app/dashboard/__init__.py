@@ -1,0 +1,1 @@
+"""The operations dashboard (staff only): queue, running jobs, failures, schedule, consumers."""

@@ -1,0 +1,154 @@
+"""Staff-only pages about background jobs. Non-staff users get 403."""
+
+from __future__ import annotations
+
+import datetime
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from tasks_app import queue
+from tasks_app.models import JobRun
+from tasks_app.services import job_stats
+
+PAGE_SIZE = 50
+
+
+def staff_required(view):
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise PermissionDenied("The operations dashboard is for staff.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _chart(bars: list[job_stats.MinuteBar], width: int = 600, height: int = 120) -> dict:
+    """Coordinates for a server-rendered SVG bar chart of jobs finished per minute."""
+    peak = max((bar.succeeded + bar.failed for bar in bars), default=0) or 1
+    step = width / len(bars)
+    columns = []
+    for n, bar in enumerate(bars):
+        ok_h = height * bar.succeeded / peak
+        fail_h = height * bar.failed / peak
+        columns.append(
+            {
+                "x": round(n * step, 1),
+                "w": round(max(step - 1, 1), 1),
+                "ok_y": round(height - ok_h, 1),
+                "ok_h": round(ok_h, 1),
+                "fail_y": round(height - ok_h - fail_h, 1),
+                "fail_h": round(fail_h, 1),
+                "bar": bar,
+            }
+        )
+    return {"columns": columns, "width": width, "height": height, "peak": peak}
+
+
+@staff_required
+def overview(request: HttpRequest) -> HttpResponse:
+    """The dashboard; `?panel=1` returns only the live panel, which the page refreshes every few seconds."""
+    now = timezone.now()
+    context = {
+        "now": now,
+        "pending": queue.pending_count(),
+        "scheduled": queue.scheduled_count(),
+        "running": JobRun.objects.filter(state=JobRun.State.RUNNING).order_by("started_at"),
+        "last_hour": job_stats.counts_by_state(now - datetime.timedelta(hours=1)),
+        "last_day": job_stats.counts_by_state(now - datetime.timedelta(days=1)),
+        "chart": _chart(job_stats.throughput_per_minute(60, now)),
+        "failure_rates": job_stats.failure_rates(now - datetime.timedelta(days=1)),
+        "failed": JobRun.objects.filter(state=JobRun.State.FAILED, dismissed_at=None)[:20],
+        "consumers": job_stats.consumers(now),
+        "periodic": job_stats.periodic_jobs(now),
+        "job_names": job_stats.job_names(),
+    }
+    template = "tasks_app/dashboard/_panel.html" if request.GET.get("panel") else "tasks_app/dashboard/overview.html"
+    return render(request, template, context)
+
+
+@staff_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    runs = JobRun.objects.select_related("triggered_by")
+    name, state, search = request.GET.get("name", ""), request.GET.get("state", ""), request.GET.get("q", "").strip()
+    since = request.GET.get("since", "")
+    if name:
+        runs = runs.filter(name=name)
+    if state in JobRun.State.values:
+        runs = runs.filter(state=state)
+    if search:
+        runs = runs.filter(Q(id__icontains=search) | Q(name__icontains=search) | Q(error__icontains=search))
+    hours = {"1h": 1, "24h": 24, "7d": 24 * 7}.get(since)
+    if hours:
+        runs = runs.filter(enqueued_at__gte=timezone.now() - datetime.timedelta(hours=hours))
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": {"name": name, "state": state, "q": search, "since": since},
+        "states": JobRun.State.choices,
+        "job_names": job_stats.job_names(),
+    }
+    return render(request, "tasks_app/dashboard/job_list.html", context)
+
+
+@staff_required
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    run = get_object_or_404(JobRun.objects.select_related("triggered_by", "retry_of"), pk=job_id)
+    context = {"run": run, "events": run.events.all(), "retried_as": run.retried_as.all()}
+    return render(request, "tasks_app/dashboard/job_detail.html", context)
+
+
+@require_POST
+@staff_required
+def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
+    run = get_object_or_404(JobRun, pk=job_id)
+    if run.state != JobRun.State.FAILED or not run.message:
+        messages.error(request, "Only a failed job can be retried.")
+        return redirect("dashboard:job-detail", job_id=run.pk)
+    new_id = queue.retry(run, user=request.user)
+    messages.success(request, f"Retrying {run.short_name} as job {new_id}.")
+    return redirect("dashboard:job-detail", job_id=new_id)
+
+
+@require_POST
+@staff_required
+def job_dismiss(request: HttpRequest, job_id: str) -> HttpResponse:
+    run = get_object_or_404(JobRun, pk=job_id)
+    queue.dismiss(run)
+    messages.success(request, f"Dismissed failed job {run.short_name}.")
+    return redirect("dashboard:overview")
+
+
+@require_POST
+@staff_required
+def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    run = get_object_or_404(JobRun, pk=job_id)
+    if queue.cancel(run):
+        messages.success(request, f"Canceled {run.short_name}.")
+    else:
+        messages.error(request, f"Only a waiting job can be canceled; this one is {run.get_state_display().lower()}.")
+    return redirect("dashboard:job-detail", job_id=run.pk)
+
+
+@require_POST
+@staff_required
+def job_pause(request: HttpRequest) -> HttpResponse:
+    name = request.POST.get("name", "")
+    known = {job["name"] for job in job_stats.job_names()}
+    if name not in known:
+        messages.error(request, "Unknown job name.")
+    elif request.POST.get("action") == "resume":
+        queue.resume(name)
+        messages.success(request, f"Resumed {name}.")
+    else:
+        queue.pause(name, user=request.user)
+        messages.success(request, f"Paused {name}: its runs wait until resumed.")
+    return redirect("dashboard:overview")

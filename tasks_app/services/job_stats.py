@@ -1,0 +1,117 @@
+"""Read-only figures about background jobs, for the operations dashboard."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncMinute
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+
+from tasks_app.models import ConsumerHeartbeat, JobRun, PausedJob
+
+State = JobRun.State
+
+
+def counts_by_state(since: datetime.datetime) -> dict[str, int]:
+    """How many jobs were enqueued since `since`, by their state now (every state present, 0 if none)."""
+    rows = JobRun.objects.filter(enqueued_at__gte=since).values("state").annotate(n=Count("id"))
+    counts = dict.fromkeys(State.values, 0)
+    counts.update({row["state"]: row["n"] for row in rows})
+    return counts
+
+
+@dataclass
+class MinuteBar:
+    minute: datetime.datetime
+    succeeded: int
+    failed: int
+
+
+def throughput_per_minute(minutes: int = 60, now: datetime.datetime | None = None) -> list[MinuteBar]:
+    """Jobs finished in each of the last `minutes` minutes, oldest first, empty minutes included."""
+    now = (now or timezone.now()).replace(second=0, microsecond=0)
+    start = now - datetime.timedelta(minutes=minutes - 1)
+    rows = (
+        JobRun.objects.filter(finished_at__gte=start)
+        .annotate(minute=TruncMinute("finished_at"))
+        .values("minute")
+        .annotate(
+            succeeded=Count("id", filter=Q(state=State.SUCCEEDED)),
+            failed=Count("id", filter=Q(state=State.FAILED)),
+        )
+    )
+    by_minute = {row["minute"]: row for row in rows}
+    bars = []
+    for n in range(minutes):
+        minute = start + datetime.timedelta(minutes=n)
+        row = by_minute.get(minute, {})
+        bars.append(MinuteBar(minute, row.get("succeeded", 0), row.get("failed", 0)))
+    return bars
+
+
+def failure_rates(since: datetime.datetime) -> list[dict]:
+    """Per job name: finished, failed and the failure rate since `since`, worst first."""
+    rows = (
+        JobRun.objects.filter(finished_at__gte=since, state__in=[State.SUCCEEDED, State.FAILED])
+        .values("name")
+        .annotate(finished=Count("id"), failed=Count("id", filter=Q(state=State.FAILED)))
+    )
+    rates = [
+        {**row, "short_name": row["name"].rsplit(".", 1)[-1], "rate": row["failed"] / row["finished"]} for row in rows
+    ]
+    return sorted(rates, key=lambda row: (-row["rate"], row["name"]))
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    short_name: str
+    schedule: str
+    next_run: datetime.datetime | None
+    last_run: JobRun | None
+
+
+def _next_run(task, after: datetime.datetime, horizon_days: int = 8) -> datetime.datetime | None:
+    """The first minute after `after` at which Huey's scheduler would enqueue this periodic job."""
+    minute = after.astimezone(datetime.UTC).replace(second=0, microsecond=0, tzinfo=None)
+    for _ in range(horizon_days * 24 * 60):
+        minute += datetime.timedelta(minutes=1)
+        if task.validate_datetime(minute):  # Huey passes naive UTC times (utc=True)
+            return minute.replace(tzinfo=datetime.UTC)
+    return None
+
+
+def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
+    """Every periodic job with its schedule in words, next run and last run."""
+    now = now or timezone.now()
+    jobs = []
+    for task_class in sorted(HUEY._registry._periodic_tasks, key=lambda cls: cls.__name__):
+        name = HUEY._registry.task_to_string(task_class)
+        doc = (task_class.__doc__ or "").strip().splitlines()
+        jobs.append(
+            PeriodicJob(
+                name=name,
+                short_name=task_class.__name__,
+                schedule=doc[0].split(":")[0] if doc else "",
+                next_run=_next_run(task_class(), now),
+                last_run=JobRun.objects.filter(name=name).exclude(started_at=None).order_by("-started_at").first(),
+            )
+        )
+    return jobs
+
+
+def consumers(now: datetime.datetime | None = None) -> list[dict]:
+    now = now or timezone.now()
+    return [{"beat": beat, "age": (now - beat.beat_at).total_seconds()} for beat in ConsumerHeartbeat.objects.all()]
+
+
+def job_names() -> list[dict]:
+    """Every registered job with whether it is paused."""
+    paused = set(PausedJob.objects.values_list("name", flat=True))
+    return [
+        {"name": name, "short_name": name.rsplit(".", 1)[-1], "paused": name in paused}
+        for name in sorted(HUEY._registry._registry)
+    ]
