@@ -15,14 +15,14 @@ RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DATA_DIR="$(DATA_DIR)" WEB_BIND="$
 run: install
 	@mkdir -p $(DATA_DIR)
 	@test -s $(DATA_DIR)/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $(DATA_DIR)/secret_key
-	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	@$(RUN_ENV) $(PY) manage.py migrate --noinput
+	@$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v 0
 	@$(RUN_ENV) $(PY) manage.py ensure_admin
 	@echo
 	@echo "  Task tracker: http://$(WEB_BIND)/   (admin: http://$(WEB_BIND)/admin/, API docs: http://$(WEB_BIND)/api/docs/)"
 	@echo "  Log in with the admin user above. Web server and Huey consumer start now; Ctrl-C stops both."
 	@echo
-	$(RUN_ENV) $(VENV)/bin/honcho start
+	@$(RUN_ENV) $(VENV)/bin/honcho start
 
 # Development server with Huey's immediate mode: jobs run inline, no consumer needed.
 dev: install
