@@ -121,3 +121,13 @@ class TestEmails:
             emails.email_send(email.pk, final_attempt=True)
         email.refresh_from_db()
         assert email.status == Email.Status.FAILED
+
+    def test_it_sends_a_failed_email_when_its_job_is_retried(self, settings):
+        settings.EMAIL_BACKEND = "tests.failing_email.RefusingEmailBackend"
+        email = emails.email_create_welcome(make_user())
+        with pytest.raises(OSError):
+            emails.email_send(email.pk, final_attempt=True)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        assert emails.email_send(email.pk) is True
+        assert emails.email_send(email.pk) is False
+        assert len(mail.outbox) == 1

@@ -47,12 +47,14 @@ def email_create_welcome(user) -> Email | None:
 
 
 def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
-    """Send a queued email once; return False when it is gone or already claimed.
+    """Send an unsent email once; return False when it is gone, sent or being sent.
 
     A failure puts the row back in the queue for the next attempt, or marks it failed on the
     last one, and re-raises so the job's retry policy applies.
     """
-    claimed = Email.objects.filter(pk=email_id, status=Email.Status.QUEUED).update(status=Email.Status.SENDING)
+    # A failed email was never sent, so a person retrying its job may send it: claim it too.
+    unsent = [Email.Status.QUEUED, Email.Status.FAILED]
+    claimed = Email.objects.filter(pk=email_id, status__in=unsent).update(status=Email.Status.SENDING)
     if not claimed:
         return False
     email = Email.objects.get(pk=email_id)
