@@ -48,7 +48,7 @@ def run_variant(jobs: int, workers: int) -> None:
         time.sleep(0.05)
     run_seconds = time.perf_counter() - start
     consumer.stop(graceful=True)
-    print(f"{jobs / enqueue_seconds:.0f} {jobs / run_seconds:.0f}")  # noqa: T201
+    print(f"{jobs / enqueue_seconds:.0f} {jobs / run_seconds:.0f}")
 
 
 def main() -> None:
@@ -77,13 +77,13 @@ def main() -> None:
             out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
             rates[history] = [float(x) for x in out.split()]
     (enq_off, run_off), (enq_on, run_on) = rates["0"], rates["1"]
-    print(f"{args.jobs} no-op jobs, {args.workers} thread workers, SQLite queue and app database")  # noqa: T201
+    print(f"{args.jobs} no-op jobs, {args.workers} thread workers, SQLite queue and app database")
     print(
         f"enqueue (web side):     history off {enq_off:8,.0f}/s   on {enq_on:8,.0f}/s   ({enq_on / enq_off - 1:+.0%})"
-    )  # noqa: T201
+    )
     print(
         f"execute (consumer):     history off {run_off:8,.0f}/s   on {run_on:8,.0f}/s   ({run_on / run_off - 1:+.0%})"
-    )  # noqa: T201
+    )
 
 
 if __name__ == "__main__":

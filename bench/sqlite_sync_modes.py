@@ -41,7 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for n, (label, make) in enumerate(variants):
             rate = enqueue_rate(make(str(Path(folder) / f"q{n}.sqlite3")), args.jobs)
-            print(f"{label}: {rate:,.0f} enqueues/s ({args.jobs} jobs)")  # noqa: T201
+            print(f"{label}: {rate:,.0f} enqueues/s ({args.jobs} jobs)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks_app.models import Notification, Task
+
+
+def strict_boolean(**kwargs) -> django_filters.Filter:
+    """A true/false filter that rejects anything else with a 400 (django-filter's ignores it)."""
+    return django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", **kwargs
+    )
+
+
+class TaskFilter(django_filters.FilterSet):
+    """?status=todo&priority=high&overdue=true&mine=true&due_before=2026-01-31&due_after=..."""
+
+    overdue = strict_boolean(method="filter_overdue")
+    mine = strict_boolean(method="filter_mine")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
+    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+
+    class Meta:
+        model = Task
+        fields = ["status", "priority", "owner"]
+
+    def filter_overdue(self, queryset, name, value):
+        overdue = Q(due_date__lt=timezone.localdate()) & ~Q(status=Task.Status.DONE)
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_mine(self, queryset, name, value):
+        return queryset.filter(owner=self.request.user) if value else queryset
+
+
+class NotificationFilter(django_filters.FilterSet):
+    unread = strict_boolean(field_name="read_at", lookup_expr="isnull")
+
+    class Meta:
+        model = Notification
+        fields = ["kind"]

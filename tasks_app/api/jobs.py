@@ -1,0 +1,68 @@
+"""GET /api/jobs/<id>/ and POST /api/jobs/<id>/cancel/: the state of one background job."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks_app import queue
+from tasks_app.models import JobRun
+
+
+class JobProgressSerializer(serializers.Serializer):
+    current = serializers.IntegerField(source="progress_current", allow_null=True)
+    total = serializers.IntegerField(source="progress_total", allow_null=True)
+    percent = serializers.IntegerField(source="progress_percent", allow_null=True)
+    message = serializers.CharField(source="progress_message")
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="short_name")
+    progress = JobProgressSerializer(source="*")
+    result = serializers.CharField(source="result_summary")
+
+    class Meta:
+        model = JobRun
+        fields = [
+            "id",
+            "name",
+            "state",
+            "progress",
+            "result",
+            "error",
+            "attempts",
+            "retries_left",
+            "enqueued_at",
+            "eta",
+            "started_at",
+            "finished_at",
+            "duration",
+        ]
+
+
+def visible_job(request: Request, job_id: str) -> JobRun:
+    """The job if the requester started it or is staff; 404 otherwise (others' jobs are never shown)."""
+    runs = JobRun.objects.all() if request.user.is_staff else JobRun.objects.filter(triggered_by=request.user)
+    return get_object_or_404(runs, pk=job_id)
+
+
+@extend_schema(responses=JobRunSerializer)
+@api_view(["GET"])
+def job_detail(request: Request, job_id: str) -> Response:
+    return Response(JobRunSerializer(visible_job(request, job_id)).data)
+
+
+@extend_schema(request=None, responses={200: JobRunSerializer, 409: None})
+@api_view(["POST"])
+def job_cancel(request: Request, job_id: str) -> Response:
+    """Revoke a pending or scheduled job; 409 when it already runs or has finished."""
+    run = visible_job(request, job_id)
+    if not queue.cancel(run):
+        return Response(
+            {"detail": f"Only a pending or scheduled job can be canceled; this one is {run.state}."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    run.refresh_from_db()
+    return Response(JobRunSerializer(run).data)

@@ -1,0 +1,91 @@
+"""The JSON API for tasks, notifications and the current user. Writes go through services."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import filters, mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tasks_app import jobs, queue
+from tasks_app.api.filters import NotificationFilter, TaskFilter
+from tasks_app.api.serializers import NotificationSerializer, TaskSerializer, UserSerializer
+from tasks_app.models import Notification, Task
+from tasks_app.services import notifications, tasks
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _as_drf_error(error: DjangoValidationError) -> ValidationError:
+    return ValidationError(error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages})
+
+
+class TaskViewSet(viewsets.ModelViewSet):
+    """Tasks you own or created (staff: all). Other people's tasks are 404."""
+
+    queryset = Task.objects.none()  # for the schema; get_queryset() is what serves requests
+    serializer_class = TaskSerializer
+    pagination_class = Pagination
+    filterset_class = TaskFilter
+    filter_backends = [*viewsets.ModelViewSet.filter_backends, filters.SearchFilter, filters.OrderingFilter]
+    search_fields = ["title"]
+    ordering_fields = ["due_date", "created_at", "updated_at", "priority", "status", "title"]
+
+    def get_queryset(self):
+        return Task.objects.visible_to(self.request.user).select_related("owner")
+
+    def perform_create(self, serializer: TaskSerializer) -> None:
+        try:
+            task = tasks.task_create(created_by=self.request.user, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _as_drf_error(error) from error
+        serializer.instance = task
+        queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=self.request.user)
+
+    def perform_update(self, serializer: TaskSerializer) -> None:
+        try:
+            serializer.instance = tasks.task_update(serializer.instance, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _as_drf_error(error) from error
+
+    @extend_schema(request=None, responses=TaskSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk=None) -> Response:
+        task = tasks.task_complete(self.get_object())
+        return Response(self.get_serializer(task).data)
+
+
+class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Your notifications, newest first. `?unread=true` for the unread ones."""
+
+    queryset = Notification.objects.none()  # for the schema
+    serializer_class = NotificationSerializer
+    pagination_class = Pagination
+    filterset_class = NotificationFilter
+
+    def get_queryset(self):
+        return Notification.objects.filter(user=self.request.user)
+
+    @extend_schema(request=None, responses=NotificationSerializer)
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk=None) -> Response:
+        notification = self.get_object()
+        notifications.mark_read(request.user, [notification.pk])
+        notification.refresh_from_db()
+        return Response(self.get_serializer(notification).data)
+
+    @extend_schema(request=None, responses=inline_serializer("Marked", {"marked": serializers.IntegerField()}))
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        return Response({"marked": notifications.mark_read(request.user)}, status=status.HTTP_200_OK)
+
+
+@extend_schema(responses=UserSerializer)
+@api_view(["GET"])
+def me(request: Request) -> Response:
+    return Response(UserSerializer(request.user).data)
