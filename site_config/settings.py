@@ -63,6 +63,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 
 INSTALLED_APPS = [
+    "tasks_app",  # first, so its registration/ templates win over the admin's
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -75,7 +76,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
-    "tasks_app",
 ]
 
 MIDDLEWARE = [
@@ -209,7 +209,8 @@ HUEY = {
     },
 }
 if HUEY_REDIS_URL:
-    HUEY.update({"huey_class": "huey.RedisHuey", "url": HUEY_REDIS_URL})
+    # The priority variant: plain RedisHuey refuses jobs with a priority (urgent mail has one).
+    HUEY.update({"huey_class": "huey.PriorityRedisHuey", "url": HUEY_REDIS_URL})
 else:
     HUEY.update(
         {

@@ -1,11 +1,13 @@
+from django.conf import settings
 from django.http import HttpRequest
 
 from tasks_app.services.notifications import unread_count
 
 
 def navigation(request: HttpRequest) -> dict:
-    """The unread-notification count shown in every page's header."""
+    """What every page's header needs: the unread-notification count, whether sign-up is open."""
+    context = {"signup_enabled": settings.SIGNUP_ENABLED}
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {}
-    return {"unread_notifications": unread_count(user)}
+    if user is not None and user.is_authenticated:
+        context["unread_notifications"] = unread_count(user)
+    return context

@@ -1,4 +1,17 @@
 from django.urls import path
 
+from tasks_app import views
+
 app_name = "tasks"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.task_list, name="task-list"),
+    path("tasks/new/", views.task_create, name="task-create"),
+    path("tasks/<int:pk>/", views.task_edit, name="task-edit"),
+    path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
+    path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
+    path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
+    path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
+    path("notifications/badge/", views.notification_badge, name="notification-badge"),
+    path("signup/", views.signup, name="signup"),
+]

@@ -5,6 +5,10 @@ from huey.contrib.djhuey import db_task
 from tasks_app.jobs.backoff import retry_later
 from tasks_app.services import emails
 
+# Huey runs higher priorities first: a password reset must not wait behind a digest.
+PRIORITY_URGENT = 10
+PRIORITY_BULK = -10
+
 
 # Huey hands the running job to `context=True` functions as the keyword argument `task`.
 @db_task(retries=5, context=True)

@@ -1,0 +1,58 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.template import loader
+
+from tasks_app import jobs, queue
+from tasks_app.models import Email, Task
+from tasks_app.services import emails
+
+
+class TaskForm(forms.ModelForm):
+    class Meta:
+        model = Task
+        fields = ["title", "description", "owner", "status", "priority", "due_date"]
+        widgets = {
+            "due_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+
+
+class TaskFilterForm(forms.Form):
+    """The task list's filters; invalid values are ignored rather than failing the page."""
+
+    status = forms.ChoiceField(choices=[("", "Any status"), *Task.Status.choices], required=False)
+    overdue = forms.BooleanField(required=False)
+    mine = forms.BooleanField(required=False)
+
+
+class SignUpForm(UserCreationForm):
+    email = forms.EmailField(required=True, help_text="For the welcome email and password resets.")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ["username", "email"]
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's password reset, but the email is written now and sent by a background job."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        email = emails.email_create(
+            kind=Email.Kind.PASSWORD_RESET, to=to_email, subject=subject, body=body, user=context["user"]
+        )
+        queue.enqueue_on_commit(jobs.email_send, email.pk, priority=jobs.PRIORITY_URGENT)

@@ -1,0 +1,124 @@
+"""The web UI: tasks, notifications, sign-up. Views validate, call a service, then redirect."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from tasks_app import jobs, queue
+from tasks_app.forms import SignUpForm, TaskFilterForm, TaskForm
+from tasks_app.models import Notification, Task
+from tasks_app.services import emails, notifications, tasks
+
+PAGE_SIZE = 25
+
+
+def _get_task_for_user(request: HttpRequest, pk: int) -> Task:
+    """The task if this user may see it (owner, creator or staff); 404 otherwise."""
+    return get_object_or_404(Task.objects.visible_to(request.user), pk=pk)
+
+
+@require_GET
+def task_list(request: HttpRequest) -> HttpResponse:
+    filters = TaskFilterForm(request.GET)
+    queryset = Task.objects.visible_to(request.user).select_related("owner")
+    if filters.is_valid():
+        if filters.cleaned_data["status"]:
+            queryset = queryset.filter(status=filters.cleaned_data["status"])
+        if filters.cleaned_data["overdue"]:
+            queryset = queryset.overdue()
+        if filters.cleaned_data["mine"]:
+            queryset = queryset.filter(owner=request.user)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "filters": filters, "query": query.urlencode()}
+    return render(request, "tasks_app/task_list.html", context)
+
+
+def task_create(request: HttpRequest) -> HttpResponse:
+    form = TaskForm(request.POST or None, initial={"owner": request.user})
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            task = tasks.task_create(created_by=request.user, **form.cleaned_data)
+            queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=request.user)
+        messages.success(request, f"Created “{task.title}”.")
+        return redirect("tasks:task-list")
+    return render(request, "tasks_app/task_form.html", {"form": form})
+
+
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _get_task_for_user(request, pk)
+    form = TaskForm(request.POST or None, instance=task)
+    if request.method == "POST" and form.is_valid():
+        tasks.task_update(task, **form.cleaned_data)
+        messages.success(request, f"Saved “{task.title}”.")
+        return redirect("tasks:task-list")
+    return render(request, "tasks_app/task_form.html", {"form": form, "task": task})
+
+
+@require_POST
+def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    task = tasks.task_complete(_get_task_for_user(request, pk))
+    messages.success(request, f"Completed “{task.title}”.")
+    return redirect(request.POST.get("next") or "tasks:task-list")
+
+
+def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    task = _get_task_for_user(request, pk)
+    if request.method == "POST":
+        task.delete()
+        messages.success(request, f"Deleted “{task.title}”.")
+        return redirect("tasks:task-list")
+    return render(request, "tasks_app/task_confirm_delete.html", {"task": task})
+
+
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    queryset = Notification.objects.filter(user=request.user)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "tasks_app/notification_list.html", {"page": page})
+
+
+@require_POST
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    notification = get_object_or_404(Notification, pk=pk, user=request.user)
+    notifications.mark_read(request.user, [notification.pk])
+    return redirect("tasks:notification-list")
+
+
+@require_POST
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    count = notifications.mark_read(request.user)
+    messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
+    return redirect("tasks:notification-list")
+
+
+@require_GET
+def notification_badge(request: HttpRequest) -> JsonResponse:
+    """The unread count, polled by every page so new notifications show without a reload."""
+    return JsonResponse({"unread": notifications.unread_count(request.user)})
+
+
+@login_not_required
+def signup(request: HttpRequest) -> HttpResponse:
+    if not settings.SIGNUP_ENABLED:
+        raise Http404("Sign-up is turned off; ask an administrator for an account.")
+    if request.user.is_authenticated:
+        return redirect("tasks:task-list")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            email = emails.email_create_welcome(user)
+            if email is not None:
+                queue.enqueue_on_commit(jobs.email_send, email.pk, user=user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}! Your account is ready.")
+        return redirect("tasks:task-list")
+    return render(request, "tasks_app/signup.html", {"form": form})

@@ -1,0 +1,45 @@
+"""A staff member sees a job that failed for good on the dashboard and retries it (real consumer)."""
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, log_in
+from tests.live_stack import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+FAIL_AN_EMAIL = """
+from django.contrib.auth import get_user_model
+from huey.contrib.djhuey import HUEY
+from tasks_app import jobs
+from tasks_app.services import emails
+email = emails.email_create_welcome(get_user_model().objects.get(username="boss"))
+print(HUEY.enqueue(jobs.email_send.s(email.pk, retries=0)).id)
+"""
+
+
+def test_staff_retry_a_failed_job_from_the_dashboard(live_stack, browser_page):
+    live_stack.create_user("boss", staff=True)
+    # Break mail delivery the way a misconfiguration would: the mail folder is a file.
+    (live_stack.data_dir / "mail").write_text("not a folder")
+    job_id = live_stack.manage("shell", "--no-imports", "-c", FAIL_AN_EMAIL).stdout.strip().splitlines()[-1]
+
+    page = browser_page
+    log_in(page, live_stack, "boss")
+    page.goto(live_stack.url + "/ops/")
+    failed_row = page.locator("#failed-jobs tr", has_text="email_send")
+    failed_row.wait_for()  # the panel refreshes itself until the consumer has failed the job
+    page.screenshot(path=str(ARTIFACTS / "dashboard-failed-job.png"), full_page=True)
+
+    (live_stack.data_dir / "mail").unlink()  # the operator fixes the cause, then retries
+    failed_row.get_by_role("button", name="Retry").click()
+    page.wait_for_url("**/ops/jobs/*/")
+    assert job_id not in page.url  # a new job, linked to the failed one
+    assert page.get_by_text("Retry of").is_visible()
+
+    def succeeded() -> bool:
+        page.reload()
+        return page.locator("h1 .state").inner_text() == "succeeded"
+
+    wait_for(succeeded, timeout=20, interval=0.5, what="the retried job to succeed")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-retried-job.png"), full_page=True)
+    assert len(list((live_stack.data_dir / "mail").iterdir())) == 1  # the welcome email went out

@@ -1,0 +1,66 @@
+"""A person logs in, creates a task and sees its notification arrive from the real consumer."""
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def test_a_new_task_notifies_its_owner_without_a_reload(live_stack, browser_page):
+    live_stack.create_user("alice")
+    page = browser_page
+    log_in(page, live_stack, "alice")
+    assert page.locator("h1").inner_text() == "Tasks"
+    assert page.locator("#unread-badge").is_hidden()
+
+    page.click("text=New task")
+    page.fill("input[name=title]", "Prepare the demo")
+    page.select_option("select[name=priority]", "high")
+    page.fill("input[name=due_date]", "2030-05-01")
+    page.click("main button[type=submit]")
+    assert page.locator("table.tasks").get_by_text("Prepare the demo").is_visible()
+
+    # The job runs in the consumer; the page's badge polls and shows it without a reload.
+    badge = page.locator("#unread-badge")
+    badge.wait_for(state="visible", timeout=15_000)
+    assert badge.inner_text() == "1"
+    page.screenshot(path=str(ARTIFACTS / "task-created-notified.png"), full_page=True)
+
+    page.click("nav >> text=Notifications")
+    assert page.get_by_text("New task: Prepare the demo").is_visible()
+    page.click("text=Mark all read")
+    assert page.locator("#unread-badge").is_hidden()
+
+
+def test_every_task_page_renders_in_a_real_browser(live_stack, browser_page):
+    live_stack.create_user("bob")
+    page = browser_page
+    for path, heading in [
+        ("/signup/", "Create an account"),
+        ("/accounts/password_reset/", "Reset your password"),
+        ("/accounts/login/", "Log in"),
+    ]:
+        page.goto(live_stack.url + path)
+        assert page.locator("h1").inner_text() == heading
+
+    log_in(page, live_stack, "bob")
+    page.goto(live_stack.url + "/tasks/new/")
+    assert page.locator("h1").inner_text() == "New task"
+    assert page.get_attribute("input[name=title]", "maxlength") == "200"  # a longer title cannot be typed
+    page.click("main button[type=submit]")  # an empty title reaches the server and is refused there
+    assert page.locator(".field.has-error").get_by_text("This field is required.").is_visible()
+    page.fill("input[name=title]", "Edit me")
+    page.click("main button[type=submit]")
+
+    page.click("table.tasks >> text=Edit me")
+    assert page.locator("h1").inner_text() == "Edit task"
+    page.click("main >> text=Delete")
+    assert page.locator("h1").inner_text() == "Delete task?"
+    page.click("button:has-text('Delete')")
+    assert page.get_by_text("Deleted “Edit me”.").is_visible()
+
+    page.goto(live_stack.url + "/notifications/")
+    assert page.locator("h1").inner_text() == "Notifications"
+    page.goto(live_stack.url + "/api/docs/")
+    page.locator(".swagger-ui").wait_for()

@@ -1,0 +1,215 @@
+"""The web UI through Django's test client (Huey in immediate mode)."""
+
+import datetime
+import re
+
+import pytest
+from django.core import mail
+
+from tasks_app.models import Email, Notification, Task
+from tests.factories import make_task, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return make_user("alice")
+
+
+@pytest.fixture
+def logged_in(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def _titles(response) -> list[str]:
+    return [task.title for task in response.context["page"]]
+
+
+class TestLogin:
+    @pytest.mark.parametrize("url", ["/", "/tasks/new/", "/notifications/", "/ops/"])
+    def test_every_page_needs_a_login(self, client, url):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+    def test_it_logs_in_and_out(self, client, alice):
+        response = client.post("/accounts/login/", {"username": "alice", "password": "a-long-test-password"})
+        assert response["Location"] == "/"
+        assert client.get("/").status_code == 200
+        assert client.post("/accounts/logout/")["Location"] == "/accounts/login/"
+        assert client.get("/").status_code == 302
+
+    def test_it_says_when_the_password_is_wrong(self, client, alice):
+        response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
+        assert response.status_code == 200
+        assert "Please enter a correct username and password" in response.content.decode()
+
+
+class TestTaskList:
+    def test_it_filters_by_status_overdue_and_mine(self, logged_in, alice):
+        bob = make_user("bob")
+        make_task(alice, title="Late", due_date=datetime.date(2000, 1, 1))
+        make_task(alice, title="Done", status=Task.Status.DONE)
+        make_task(bob, title="Given to Bob", created_by=alice)
+        make_task(bob, title="Bob's own")
+        assert set(_titles(logged_in.get("/"))) == {"Late", "Done", "Given to Bob"}
+        assert _titles(logged_in.get("/?status=done")) == ["Done"]
+        assert _titles(logged_in.get("/?overdue=1")) == ["Late"]
+        assert set(_titles(logged_in.get("/?mine=1"))) == {"Late", "Done"}
+
+    def test_it_ignores_a_nonsense_filter_instead_of_failing(self, logged_in, alice):
+        make_task(alice, title="Anything")
+        response = logged_in.get("/?status=bogus&page=abc")
+        assert response.status_code == 200
+        assert _titles(response) == ["Anything"]
+
+    def test_it_paginates(self, logged_in, alice):
+        for n in range(30):
+            make_task(alice, title=f"T{n}")
+        assert len(_titles(logged_in.get("/"))) == 25
+        assert len(_titles(logged_in.get("/?page=2"))) == 5
+
+
+class TestTaskForms:
+    def test_creating_a_task_notifies_its_owner_through_the_job(
+        self, logged_in, alice, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = logged_in.post(
+                "/tasks/new/",
+                {
+                    "title": "Write docs",
+                    "owner": alice.pk,
+                    "status": "todo",
+                    "priority": "high",
+                    "due_date": "2030-01-01",
+                },
+            )
+        assert response["Location"] == "/"
+        task = Task.objects.get()
+        assert (task.title, task.created_by, task.due_date) == ("Write docs", alice, datetime.date(2030, 1, 1))
+        assert Notification.objects.get(user=alice).message == "New task: Write docs"
+        assert logged_in.get("/notifications/badge/").json() == {"unread": 1}
+
+    @pytest.mark.parametrize(
+        ("data", "error"),
+        [
+            ({"title": ""}, "This field is required."),
+            ({"title": "x" * 201}, "Ensure this value has at most 200 characters (it has 201)."),
+            ({"title": "ok", "due_date": "someday"}, "Enter a valid date."),
+            (
+                {"title": "ok", "priority": "urgent"},
+                "Select a valid choice. urgent is not one of the available choices.",
+            ),
+            ({"title": "ok", "owner": "999999"}, "Select a valid choice."),
+        ],
+    )
+    def test_it_shows_form_errors_and_creates_nothing(self, logged_in, alice, data, error):
+        payload = {"owner": alice.pk, "status": "todo", "priority": "normal", **data}
+        response = logged_in.post("/tasks/new/", payload)
+        assert response.status_code == 200
+        assert error in response.content.decode()
+        assert not Task.objects.exists()
+
+    def test_it_edits_and_completes_a_task(self, logged_in, alice):
+        task = make_task(alice, title="Old")
+        logged_in.post(f"/tasks/{task.pk}/", {"title": "New", "owner": alice.pk, "status": "todo", "priority": "low"})
+        task.refresh_from_db()
+        assert (task.title, task.priority) == ("New", "low")
+        logged_in.post(f"/tasks/{task.pk}/complete/")
+        task.refresh_from_db()
+        assert task.status == Task.Status.DONE and task.completed_at is not None
+
+    def test_it_asks_before_deleting(self, logged_in, alice):
+        task = make_task(alice, title="Doomed")
+        assert "will be deleted for good" in logged_in.get(f"/tasks/{task.pk}/delete/").content.decode()
+        assert Task.objects.exists()
+        logged_in.post(f"/tasks/{task.pk}/delete/")
+        assert not Task.objects.exists()
+
+    def test_other_peoples_tasks_are_404(self, logged_in):
+        theirs = make_task(make_user("bob"), title="Private")
+        for url in [f"/tasks/{theirs.pk}/", f"/tasks/{theirs.pk}/delete/"]:
+            assert logged_in.get(url).status_code == 404
+        assert logged_in.post(f"/tasks/{theirs.pk}/complete/").status_code == 404
+        assert logged_in.post(f"/tasks/{theirs.pk}/delete/").status_code == 404
+        assert logged_in.post(f"/tasks/{theirs.pk}/", {"title": "Mine"}).status_code == 404
+        theirs.refresh_from_db()
+        assert (theirs.title, theirs.status) == ("Private", Task.Status.TODO)
+
+    def test_complete_needs_a_post(self, logged_in, alice):
+        assert logged_in.get(f"/tasks/{make_task(alice).pk}/complete/").status_code == 405
+
+
+class TestNotifications:
+    def test_it_lists_marks_one_and_marks_all_read(self, logged_in, alice):
+        first = Notification.objects.create(user=alice, kind="task_assigned", message="First")
+        Notification.objects.create(user=alice, kind="task_assigned", message="Second")
+        assert "First" in logged_in.get("/notifications/").content.decode()
+        logged_in.post(f"/notifications/{first.pk}/read/")
+        assert logged_in.get("/notifications/badge/").json() == {"unread": 1}
+        logged_in.post("/notifications/read-all/")
+        assert logged_in.get("/notifications/badge/").json() == {"unread": 0}
+
+    def test_it_cannot_mark_someone_elses_notification(self, logged_in):
+        theirs = Notification.objects.create(user=make_user(), kind="task_assigned", message="Theirs")
+        assert logged_in.post(f"/notifications/{theirs.pk}/read/").status_code == 404
+        theirs.refresh_from_db()
+        assert theirs.read_at is None
+
+
+class TestSignUp:
+    def test_it_creates_the_account_logs_in_and_sends_a_welcome_email(self, client, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/signup/",
+                {
+                    "username": "carol",
+                    "email": "carol@example.com",
+                    "password1": "Str0ng-pass-9",
+                    "password2": "Str0ng-pass-9",
+                },
+            )
+        assert response["Location"] == "/"
+        assert client.get("/").status_code == 200
+        assert mail.outbox[0].to == ["carol@example.com"]
+        assert mail.outbox[0].subject == "Welcome to the task tracker, carol"
+
+    def test_it_explains_a_weak_password_and_a_missing_email(self, client):
+        response = client.post("/signup/", {"username": "dan", "password1": "123", "password2": "123"})
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert "This password is too short" in body and "This field is required." in body
+        assert not mail.outbox
+
+    def test_it_is_404_when_sign_up_is_turned_off(self, client, settings):
+        settings.SIGNUP_ENABLED = False
+        assert client.get("/signup/").status_code == 404
+        assert "Create an account" not in client.get("/accounts/login/").content.decode()
+
+
+class TestPasswordReset:
+    def test_it_emails_a_working_reset_link_through_the_job(self, client, alice, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/accounts/password_reset/", {"email": "alice@example.com"})
+        assert response["Location"] == "/accounts/password_reset/done/"
+        link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+        email = Email.objects.get(kind=Email.Kind.PASSWORD_RESET)
+        assert email.status == Email.Status.SENT
+        assert link not in email.body  # the one-time link is not kept once sent
+
+        form = client.get(link, follow=True)
+        assert "Choose a new password" in form.content.decode()
+        done = client.post(
+            form.redirect_chain[-1][0], {"new_password1": "An0ther-pass!", "new_password2": "An0ther-pass!"}
+        )
+        assert done["Location"] == "/accounts/reset/done/"
+        assert client.login(username="alice", password="An0ther-pass!")
+
+    def test_an_unknown_address_sends_nothing_and_says_the_same(self, client, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/accounts/password_reset/", {"email": "nobody@example.com"})
+        assert response["Location"] == "/accounts/password_reset/done/"
+        assert not mail.outbox
