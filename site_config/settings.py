@@ -242,3 +242,10 @@ JOB_REDACTED_ARGUMENTS = env_list("JOB_REDACTED_ARGUMENTS", "password,secret,tok
 # /healthz answers 503 when the consumer's heartbeat or the oldest pending job is older than these.
 HEALTH_CONSUMER_MAX_AGE = env_int("HEALTH_CONSUMER_MAX_AGE", 30)
 HEALTH_PENDING_MAX_AGE = env_int("HEALTH_PENDING_MAX_AGE", 300)
+
+# The job catalog (tasks_app/jobs/).
+EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)
+EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30)  # backoff: base * 2**attempt, jittered
+EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 1800)  # ... capped here
+DONE_TASK_RETENTION_DAYS = env_int("DONE_TASK_RETENTION_DAYS", 90)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 8)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.task_edit, name="task-edit"),
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
+    path("tasks/<int:pk>/email/", views.task_email, name="task-email"),
     path("notifications/", views.notification_list, name="notification-list"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
     path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),

@@ -52,11 +52,18 @@ def task_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks_app/task_form.html", {"form": form})
 
 
+def _notify_if_completed(request: HttpRequest, task: Task, was_done: bool) -> None:
+    if task.status == Task.Status.DONE and not was_done:
+        queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=request.user)
+
+
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
+    was_done = task.status == Task.Status.DONE
     form = TaskForm(request.POST or None, instance=task)
     if request.method == "POST" and form.is_valid():
         tasks.task_update(task, **form.cleaned_data)
+        _notify_if_completed(request, task, was_done)
         messages.success(request, f"Saved “{task.title}”.")
         return redirect("tasks:task-list")
     return render(request, "tasks_app/task_form.html", {"form": form, "task": task})
@@ -64,9 +71,26 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
-    task = tasks.task_complete(_get_task_for_user(request, pk))
+    task = _get_task_for_user(request, pk)
+    was_done = task.status == Task.Status.DONE
+    tasks.task_complete(task)
+    _notify_if_completed(request, task, was_done)
     messages.success(request, f"Completed “{task.title}”.")
-    return redirect(request.POST.get("next") or "tasks:task-list")
+    return redirect("tasks:task-list")
+
+
+@require_POST
+def task_email(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Email me this task": the email is written now and sent by a job."""
+    task = _get_task_for_user(request, pk)
+    try:
+        email = emails.email_create_task(task, request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        queue.enqueue_on_commit(jobs.email_send, email.pk, user=request.user)
+        messages.success(request, f"On its way to {email.to}.")
+    return redirect("tasks:task-edit", pk=task.pk)
 
 
 def task_delete(request: HttpRequest, pk: int) -> HttpResponse:

@@ -1,6 +1,7 @@
 """GET /api/jobs/<id>/ and POST /api/jobs/<id>/cancel/: the state of one background job."""
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
@@ -40,6 +41,17 @@ class JobRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration",
         ]
+
+
+class JobAccepted(serializers.Serializer):
+    job_id = serializers.CharField()
+    status_url = serializers.CharField()
+
+
+def accepted(job_id: str, **extra) -> Response:
+    """202 Accepted for work handed to a background job, with where to follow it."""
+    body = {**extra, "job_id": job_id, "status_url": reverse("api-job-detail", args=[job_id])}
+    return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 def visible_job(request: Request, job_id: str) -> JobRun:

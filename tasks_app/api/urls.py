@@ -10,6 +10,7 @@ router.register("notifications", views.NotificationViewSet, basename="notificati
 
 urlpatterns = [
     path("me/", views.me, name="api-me"),
+    path("broadcasts/", views.broadcast, name="api-broadcast"),
     path("jobs/<str:job_id>/", jobs.job_detail, name="api-job-detail"),
     path("jobs/<str:job_id>/cancel/", jobs.job_cancel, name="api-job-cancel"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

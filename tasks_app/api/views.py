@@ -3,17 +3,19 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import filters, mixins, serializers, status, viewsets
-from rest_framework.decorators import action, api_view
+from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks_app import jobs, queue
 from tasks_app.api.filters import NotificationFilter, TaskFilter
+from tasks_app.api.jobs import JobAccepted, accepted
 from tasks_app.api.serializers import NotificationSerializer, TaskSerializer, UserSerializer
 from tasks_app.models import Notification, Task
-from tasks_app.services import notifications, tasks
+from tasks_app.services import emails, notifications, tasks
 
 
 class Pagination(PageNumberPagination):
@@ -48,16 +50,36 @@ class TaskViewSet(viewsets.ModelViewSet):
         queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=self.request.user)
 
     def perform_update(self, serializer: TaskSerializer) -> None:
+        was_done = serializer.instance.status == Task.Status.DONE
         try:
             serializer.instance = tasks.task_update(serializer.instance, **serializer.validated_data)
         except DjangoValidationError as error:
             raise _as_drf_error(error) from error
+        self._notify_if_completed(serializer.instance, was_done)
+
+    def _notify_if_completed(self, task: Task, was_done: bool) -> None:
+        if task.status == Task.Status.DONE and not was_done:
+            queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=self.request.user)
 
     @extend_schema(request=None, responses=TaskSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk=None) -> Response:
-        task = tasks.task_complete(self.get_object())
+        task = self.get_object()
+        was_done = task.status == Task.Status.DONE
+        tasks.task_complete(task)
+        self._notify_if_completed(task, was_done)
         return Response(self.get_serializer(task).data)
+
+    @extend_schema(request=None, responses={202: JobAccepted})
+    @action(detail=True, methods=["post"])
+    def email(self, request: Request, pk=None) -> Response:
+        """Email this task to yourself; the email is sent by a background job."""
+        try:
+            email = emails.email_create_task(self.get_object(), request.user)
+        except ValueError as error:
+            raise ValidationError({"detail": str(error)}) from error
+        job_id = queue.enqueue_on_commit(jobs.email_send, email.pk, user=request.user)
+        return accepted(job_id)
 
 
 class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -89,3 +111,18 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 @api_view(["GET"])
 def me(request: Request) -> Response:
     return Response(UserSerializer(request.user).data)
+
+
+class BroadcastSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
+
+
+@extend_schema(request=BroadcastSerializer, responses={202: JobAccepted})
+@api_view(["POST"])
+@permission_classes([IsAdminUser])
+def broadcast(request: Request) -> Response:
+    """Staff: send an announcement to every active user, as a fan-out of one job per user."""
+    serializer = BroadcastSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    job_id = queue.enqueue_on_commit(jobs.broadcast_send, serializer.validated_data["message"], user=request.user)
+    return accepted(job_id)

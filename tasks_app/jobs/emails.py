@@ -1,21 +1,56 @@
-"""Email jobs: the request writes an Email row, the job sends it."""
+"""Email jobs: a request (or a periodic job) writes Email rows, `email_send` sends each one."""
 
-from huey.contrib.djhuey import db_task
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from tasks_app.jobs.backoff import retry_later
+from tasks_app.jobs.schedule import local_crontab
+from tasks_app.models import Task
 from tasks_app.services import emails
+
+logger = logging.getLogger(__name__)
 
 # Huey runs higher priorities first: a password reset must not wait behind a digest.
 PRIORITY_URGENT = 10
 PRIORITY_BULK = -10
 
+# Huey's own fixed-window limiter: past the limit a send is put back until the next window,
+# without spending one of its retries.
+email_rate_limit = HUEY.rate_limit("email", limit=settings.EMAIL_RATE_LIMIT_PER_MINUTE, per=60)
+
 
 # Huey hands the running job to `context=True` functions as the keyword argument `task`.
 @db_task(retries=5, context=True)
 def email_send(email_id: int, task=None) -> bool:
-    """Send one email written by a request (welcome, password reset); SMTP errors are retried with backoff."""
-    try:
-        return emails.email_send(email_id, final_attempt=task.retries == 0)
-    except OSError as exc:  # smtplib's errors, refused connections and timeouts are all OSErrors
-        retry_later(task, exc, base=30, cap=1800)
-        raise
+    """Send one Email row; SMTP and network errors are retried with backoff, jitter and a cap."""
+    with email_rate_limit:
+        try:
+            return emails.email_send(email_id, final_attempt=task.retries == 0)
+        except OSError as exc:  # smtplib's errors, refused connections and timeouts are all OSErrors
+            retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
+            raise
+
+
+@db_task()
+def task_completed_notify(task_id: int) -> bool:
+    """Email a task's owner that it was completed (once per completion)."""
+    task = Task.objects.select_related("owner").filter(pk=task_id).first()
+    email = emails.email_create_task_completed(task) if task else None
+    if email is None:
+        return False
+    email_send(email.pk)
+    return True
+
+
+# A digest that could not go out by lunchtime is noise: drop it rather than send it late.
+@db_periodic_task(local_crontab(minute="0", hour="8"), expires=4 * 3600)
+def digest_send() -> int:
+    """Daily at 08:00: email each user with open tasks a list of them."""
+    digests = emails.email_create_digests(timezone.localdate())
+    for email in digests:
+        email_send(email.pk, priority=PRIORITY_BULK)
+    logger.info("digest_send queued=%d", len(digests))
+    return len(digests)

@@ -2,8 +2,10 @@
 
 import logging
 
+from django.contrib.auth import get_user_model
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.api import group
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task
 
 from tasks_app.models import Task
 from tasks_app.services import notifications
@@ -28,3 +30,31 @@ def overdue_check() -> int:
     count = notifications.notify_overdue()
     logger.info("overdue_check notified=%d", count)
     return count
+
+
+@db_task(context=True)
+def broadcast_send(message: str, task=None) -> dict:
+    """Fan an announcement out as a chord: one broadcast_deliver job per active user, then a count."""
+    user_ids = list(get_user_model().objects.filter(is_active=True).values_list("pk", flat=True))
+    deliveries = [broadcast_deliver.s(user_id, message, task.id) for user_id in user_ids]
+    fan_out = group(deliveries).then(broadcast_summarize, task.id)
+    HUEY.enqueue(fan_out)
+    return {"users": len(user_ids), "summary_job_id": fan_out.callback.id}
+
+
+@db_task()
+def broadcast_deliver(user_id: int, message: str, broadcast_id: str) -> bool:
+    """Give one user the announcement, once; a user deleted meanwhile is skipped."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return False
+    notifications.notify_broadcast(user=user, message=message, broadcast_id=broadcast_id)
+    return True
+
+
+@db_task()
+def broadcast_summarize(broadcast_id: str, delivered: list) -> dict:
+    """The chord's callback: how many users the announcement reached."""
+    count = sum(1 for outcome in delivered if outcome is True)
+    logger.info("broadcast id=%s delivered=%d of %d", broadcast_id, count, len(delivered))
+    return {"delivered": count, "users": len(delivered)}

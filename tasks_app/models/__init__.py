@@ -1,6 +1,7 @@
 """Models, one module per topic; import them from here."""
 
 from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
+from tasks_app.models.stats import TaskStatsSnapshot
 from tasks_app.models.tasks import Email, Notification, Task
 
-__all__ = ["ConsumerHeartbeat", "Email", "JobEvent", "JobRun", "Notification", "PausedJob", "Task"]
+__all__ = ["ConsumerHeartbeat", "Email", "JobEvent", "JobRun", "Notification", "PausedJob", "Task", "TaskStatsSnapshot"]

@@ -71,6 +71,10 @@ class Notification(models.Model):
         TASK_ASSIGNED = "task_assigned", "Task assigned"
         TASK_OVERDUE = "task_overdue", "Task overdue"
         JOB_FAILED = "job_failed", "Background job failed"
+        BROADCAST = "broadcast", "Announcement"
+        REPORT_READY = "report_ready", "Report ready"
+        IMPORT_DONE = "import_done", "Import finished"
+        EXPORT_READY = "export_ready", "Export ready"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=30, choices=Kind)
@@ -101,6 +105,9 @@ class Email(models.Model):
     class Kind(models.TextChoices):
         WELCOME = "welcome", "Welcome"
         PASSWORD_RESET = "password_reset", "Password reset"
+        TASK = "task", "A task, on request"
+        TASK_COMPLETED = "task_completed", "Task completed"
+        DIGEST = "digest", "Daily digest"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="emails"

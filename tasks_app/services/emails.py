@@ -1,14 +1,16 @@
 """Outgoing email: rows are written in the request and sent later by a job."""
 
+import datetime
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from tasks_app.models import Email
+from tasks_app.models import Email, Task
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +75,52 @@ def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
     email.save(update_fields=["status", "sent_at", "error", "body"])
     logger.info("email sent id=%s kind=%s", email.pk, email.kind)
     return True
+
+
+def _render(name: str, context: dict) -> tuple[str, str]:
+    subject = render_to_string(f"tasks_app/email/{name}_subject.txt", context)
+    return " ".join(subject.split()), render_to_string(f"tasks_app/email/{name}_body.txt", context)
+
+
+def email_create_task(task: Task, user) -> Email:
+    """ "Email me this task": a copy of the task's details to the user who asked."""
+    if not user.email:
+        raise ValueError("You have no email address on your account.")
+    subject, body = _render("task", {"task": task, "user": user})
+    return email_create(kind=Email.Kind.TASK, to=user.email, subject=subject, body=body, user=user)
+
+
+def email_create_task_completed(task: Task) -> Email | None:
+    """Tell a task's owner it was completed, once per completion; None without an address."""
+    if not task.owner.email or task.completed_at is None:
+        return None
+    subject, body = _render("task_completed", {"task": task, "user": task.owner})
+    return email_create(
+        kind=Email.Kind.TASK_COMPLETED,
+        to=task.owner.email,
+        subject=subject,
+        body=body,
+        user=task.owner,
+        dedup_key=f"task-completed:{task.pk}:{task.completed_at.isoformat()}",
+    )
+
+
+def email_create_digests(today: datetime.date) -> list[Email]:
+    """One digest per active user with open tasks and an address, once per user per day."""
+    digests = []
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    for user in users.filter(tasks__in=Task.objects.open()).distinct():
+        open_tasks = Task.objects.open().filter(owner=user).order_by("due_date", "id")
+        context = {"user": user, "tasks": open_tasks, "today": today, "overdue": open_tasks.overdue(today).count()}
+        subject, body = _render("digest", context)
+        digests.append(
+            email_create(
+                kind=Email.Kind.DIGEST,
+                to=user.email,
+                subject=subject,
+                body=body,
+                user=user,
+                dedup_key=f"digest:{user.pk}:{today.isoformat()}",
+            )
+        )
+    return digests

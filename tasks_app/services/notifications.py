@@ -68,6 +68,17 @@ def notify_staff_job_failed(*, job_id: str, job_name: str, error: str) -> int:
     return len(staff)
 
 
+def notify_broadcast(*, user, message: str, broadcast_id: str) -> Notification:
+    """One user's copy of a staff announcement, once per announcement."""
+    return notify(
+        user=user,
+        kind=Notification.Kind.BROADCAST,
+        message=message,
+        data={"broadcast_id": broadcast_id},
+        dedup_key=f"broadcast:{broadcast_id}:{user.pk}",
+    )
+
+
 def mark_read(user, ids: list[int] | None = None) -> int:
     """Mark the user's notifications read (all of them when ids is None); return how many changed."""
     unread = Notification.objects.filter(user=user, read_at=None)

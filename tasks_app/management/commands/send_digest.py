@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app import jobs, queue
+from tasks_app.models import Task
+from tasks_app.services import emails
+
+
+class Command(BaseCommand):
+    help = "Write today's digest emails (once per user per day) and queue them, as the 08:00 job does."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="only say who would get one")
+
+    def handle(self, *args, dry_run: bool = False, **options) -> None:
+        if dry_run:
+            owners = Task.objects.open().exclude(owner__email="").values_list("owner__username", flat=True)
+            names = sorted(set(owners))
+            self.stdout.write(f"Would send {len(names)} digest(s): {', '.join(names) or 'nobody'}")
+            return
+        with transaction.atomic():
+            digests = emails.email_create_digests(timezone.localdate())
+            for email in digests:
+                queue.enqueue_on_commit(jobs.email_send, email.pk, priority=jobs.PRIORITY_BULK)
+        self.stdout.write(f"Queued {len(digests)} digest(s).")

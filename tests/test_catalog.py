@@ -1,0 +1,269 @@
+"""The job catalog: emails, broadcast, periodic housekeeping, backups (Huey in immediate mode)."""
+
+import datetime
+import sqlite3
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+from rest_framework.test import APIClient
+
+from tasks_app import jobs
+from tasks_app.models import Email, JobEvent, JobRun, Notification, Task, TaskStatsSnapshot
+from tasks_app.services import backups, emails, maintenance
+from tests.factories import make_task, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _fires(job, *utc: tuple) -> list[bool]:
+    task = job.task_class()
+    return [task.validate_datetime(datetime.datetime(*moment)) for moment in utc]
+
+
+class TestSchedules:
+    """Huey hands periodic jobs naive UTC times; each job must fire exactly at its times."""
+
+    def test_the_digest_runs_at_eight_in_the_teams_time_zone(self, settings):
+        settings.TIME_ZONE = "Europe/Berlin"  # UTC+1 in January, UTC+2 in July
+        assert _fires(jobs.digest_send, (2026, 1, 5, 7, 0), (2026, 1, 5, 8, 0), (2026, 7, 5, 6, 0)) == [
+            True,
+            False,
+            True,
+        ]
+        settings.TIME_ZONE = "UTC"
+        assert _fires(jobs.digest_send, (2026, 1, 5, 8, 0), (2026, 1, 5, 8, 1), (2026, 1, 5, 20, 0)) == [
+            True,
+            False,
+            False,
+        ]
+
+    def test_done_task_cleanup_runs_on_sunday_at_two(self):
+        # 2026-03-01 is a Sunday.
+        assert _fires(jobs.done_tasks_cleanup, (2026, 3, 1, 2, 0), (2026, 3, 2, 2, 0), (2026, 3, 1, 3, 0)) == [
+            True,
+            False,
+            False,
+        ]
+
+    def test_stats_are_snapshotted_every_hour_on_the_hour(self):
+        assert _fires(jobs.stats_snapshot, (2026, 3, 1, 0, 0), (2026, 3, 1, 13, 0), (2026, 3, 1, 13, 30)) == [
+            True,
+            True,
+            False,
+        ]
+
+    def test_backups_run_every_six_hours(self):
+        fired = [hour for hour in range(24) if _fires(jobs.db_backup, (2026, 3, 1, hour, 30))[0]]
+        assert fired == [0, 6, 12, 18]
+        assert _fires(jobs.db_backup, (2026, 3, 1, 6, 0)) == [False]
+
+    def test_job_history_is_pruned_daily_at_a_quarter_past_four(self):
+        assert _fires(jobs.job_history_prune, (2026, 3, 1, 4, 15), (2026, 3, 1, 4, 16)) == [True, False]
+
+    def test_the_late_digest_is_dropped_and_backups_have_a_timeout(self):
+        assert jobs.digest_send.task_class.default_expires == 4 * 3600
+        assert jobs.db_backup.task_class.default_timeout == 600
+
+
+class TestEmailJobs:
+    def test_email_me_this_task_sends_it_through_a_job(self, django_capture_on_commit_callbacks):
+        alice = make_user("alice")
+        task = make_task(alice, title="Renew the domain", description="Before it lapses")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _api(alice).post(f"/api/tasks/{task.pk}/email/")
+        assert response.status_code == 202
+        assert response.json()["status_url"] == f"/api/jobs/{response.json()['job_id']}/"
+        assert mail.outbox[0].subject == "Task: Renew the domain"
+        assert "Before it lapses" in mail.outbox[0].body
+        assert JobRun.objects.get(pk=response.json()["job_id"]).state == JobRun.State.SUCCEEDED
+
+    def test_email_me_this_task_needs_an_address_and_a_visible_task(self):
+        nomail = make_user(email="")
+        assert _api(nomail).post(f"/api/tasks/{make_task(nomail).pk}/email/").status_code == 400
+        assert _api(make_user()).post(f"/api/tasks/{make_task(nomail).pk}/email/").status_code == 404
+        assert not Email.objects.exists()
+
+    def test_the_ui_button_emails_the_task(self, client, django_capture_on_commit_callbacks):
+        alice = make_user("alice")
+        client.force_login(alice)
+        task = make_task(alice, title="From the page")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/tasks/{task.pk}/email/", follow=True)
+        assert "On its way to alice@example.com" in response.content.decode()
+        assert mail.outbox[0].subject == "Task: From the page"
+
+    def test_completing_a_task_emails_its_owner_once(self, django_capture_on_commit_callbacks):
+        owner, boss = make_user("owner"), make_user("boss", staff=True)
+        task = make_task(owner, title="Ship it")
+        with django_capture_on_commit_callbacks(execute=True):
+            _api(boss).post(f"/api/tasks/{task.pk}/complete/")
+            _api(boss).post(f"/api/tasks/{task.pk}/complete/")  # already done: no second notice
+        assert [m.subject for m in mail.outbox] == ["Completed: Ship it"]
+        assert mail.outbox[0].to == ["owner@example.com"]
+        jobs.task_completed_notify(task.pk)  # the same completion never mails twice
+        assert len(mail.outbox) == 1
+
+    def test_a_deleted_task_ends_the_completion_notice_quietly(self):
+        task = make_task(make_user(), status=Task.Status.DONE)
+        task_id = task.pk
+        task.delete()
+        assert jobs.task_completed_notify(task_id)() is False
+
+    def test_the_eleventh_email_in_a_minute_waits_for_the_next_window(self):
+        user = make_user()
+        with time_machine.travel(datetime.datetime(2026, 3, 1, 12, 0, 5, tzinfo=datetime.UTC), tick=False):
+            rows = [emails.email_create(kind="task", to=user.email, subject=f"#{n}", body="b") for n in range(11)]
+            for email in rows:
+                jobs.email_send(email.pk)
+        assert len(mail.outbox) == 10
+        last = Email.objects.get(pk=rows[-1].pk)
+        assert last.status == Email.Status.QUEUED
+        waiting = JobRun.objects.get(args=[last.pk])
+        assert waiting.state == JobRun.State.RETRYING
+        assert waiting.retries_left == 5  # waiting for the rate limit spends no retry
+        assert JobEvent.objects.filter(job=waiting, kind="rate-limited").exists()
+
+    def test_urgent_mail_is_picked_before_bulk_mail(self, settings):
+        HUEY.immediate = False  # look at the queue order itself, in memory
+        try:
+            HUEY.storage.flush_all()
+            jobs.email_send(1, priority=jobs.PRIORITY_BULK)
+            jobs.email_send(2)
+            jobs.email_send(3, priority=jobs.PRIORITY_URGENT)
+            assert [HUEY.dequeue().args[0] for _ in range(3)] == [3, 2, 1]
+        finally:
+            HUEY.immediate = True
+
+    def test_the_digest_goes_once_a_day_to_users_with_open_tasks(self):
+        busy, idle = make_user("busy"), make_user("idle")
+        make_task(busy, title="Open one", due_date=datetime.date(2000, 1, 1))
+        make_task(idle, status=Task.Status.DONE)
+        assert jobs.digest_send.call_local() == 1
+        jobs.digest_send.call_local()  # a second run the same day finds today's digest already sent
+        assert len(mail.outbox) == 1
+        assert mail.outbox[0].to == ["busy@example.com"]
+        assert "Open one" in mail.outbox[0].body and "OVERDUE" in mail.outbox[0].body
+
+
+class TestBroadcast:
+    def test_staff_broadcast_to_every_active_user_and_learn_how_many_got_it(self, django_capture_on_commit_callbacks):
+        boss = make_user("boss", staff=True)
+        make_user("a")
+        make_user("b")
+        make_user("gone", is_active=False)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _api(boss).post("/api/broadcasts/", {"message": "Office closed Friday"}, format="json")
+        assert response.status_code == 202
+        fan_out = JobRun.objects.get(pk=response.json()["job_id"])
+        assert fan_out.state == JobRun.State.SUCCEEDED
+        assert Notification.objects.filter(kind=Notification.Kind.BROADCAST).count() == 3
+        summary = JobRun.objects.get(name="tasks_app.jobs.notifications.broadcast_summarize")
+        assert summary.result_summary == "{'delivered': 3, 'users': 3}"
+
+    def test_a_delivery_run_twice_notifies_once(self):
+        user = make_user()
+        jobs.broadcast_deliver(user.pk, "Hello", "b-1")
+        jobs.broadcast_deliver(user.pk, "Hello", "b-1")
+        assert Notification.objects.filter(user=user).count() == 1
+
+    @pytest.mark.parametrize(("payload", "status"), [({"message": ""}, 400), ({}, 400), ({"message": "x" * 501}, 400)])
+    def test_it_refuses_an_empty_or_too_long_message(self, payload, status):
+        assert _api(make_user(staff=True)).post("/api/broadcasts/", payload, format="json").status_code == status
+
+    def test_it_is_for_staff_only(self):
+        assert _api(make_user()).post("/api/broadcasts/", {"message": "hi"}, format="json").status_code == 403
+        assert not Notification.objects.exists()
+
+
+class TestHousekeeping:
+    def test_it_deletes_only_tasks_done_long_ago(self):
+        owner = make_user()
+        now = timezone.now()
+        old = make_task(owner, status=Task.Status.DONE, completed_at=now - datetime.timedelta(days=91))
+        make_task(owner, status=Task.Status.DONE, completed_at=now - datetime.timedelta(days=89))
+        make_task(owner, created_at=now - datetime.timedelta(days=400))
+        assert maintenance.done_tasks_delete(older_than_days=90, dry_run=True) == 1
+        assert Task.objects.filter(pk=old.pk).exists()
+        assert maintenance.done_tasks_delete(older_than_days=90) == 1
+        assert not Task.objects.filter(pk=old.pk).exists()
+        assert Task.objects.count() == 2
+
+    def test_the_stats_snapshot_counts_one_hour_and_is_idempotent(self):
+        owner = make_user()
+        hour = datetime.datetime(2026, 3, 1, 10, tzinfo=datetime.UTC)
+        with time_machine.travel(hour + datetime.timedelta(minutes=5)):
+            make_task(owner)
+            make_task(owner, status=Task.Status.DONE, completed_at=timezone.now())
+        make_task(owner, due_date=datetime.date(2026, 2, 1))
+        first = maintenance.stats_snapshot(hour)
+        again = maintenance.stats_snapshot(hour + datetime.timedelta(minutes=30))
+        assert first.pk == again.pk
+        assert (again.created, again.completed) == (2, 1)
+        assert again.overdue == 1
+        assert TaskStatsSnapshot.objects.count() == 1
+
+    def test_commands_run_by_hand_with_dry_run(self):
+        make_task(make_user("busy"))
+        out = StringIO()
+        call_command("send_digest", "--dry-run", stdout=out)
+        call_command("cleanup_done_tasks", "--dry-run", stdout=out)
+        call_command("prune_job_history", "--dry-run", stdout=out)
+        call_command("snapshot_stats", stdout=out)
+        text = out.getvalue()
+        assert "Would send 1 digest(s): busy" in text
+        assert "Would delete 0 task(s) done over 90 days ago." in text
+        assert "Would delete 0 job(s)" in text
+        assert not mail.outbox
+
+
+class TestBackups:
+    @pytest.fixture
+    def app_db(self, tmp_path):
+        """A real SQLite file standing in for the app database (unit tests run on an in-memory one)."""
+        path = tmp_path / "app.sqlite3"
+        with sqlite3.connect(path) as conn:
+            conn.execute("create table tasks_app_task (id integer primary key, title text)")
+            conn.execute("insert into tasks_app_task (title) values ('Keep me safe')")
+        conn.close()
+        return path
+
+    def test_a_backup_restores_into_a_fresh_file_with_the_data(self, app_db, tmp_path):
+        backup = backups.backup_create(keep=3, source=app_db)
+        assert backup.parent == tmp_path / "backups"
+        restored = tmp_path / "restored.sqlite3"
+        backups.backup_restore(backup, restored)
+        with sqlite3.connect(restored) as conn:
+            assert conn.execute("select title from tasks_app_task").fetchall() == [("Keep me safe",)]
+        conn.close()
+
+    def test_it_keeps_only_the_newest_backups(self, app_db):
+        made = [backups.backup_create(keep=2, source=app_db) for _ in range(4)]
+        assert sorted(backups.backups_dir().glob("*.sqlite3")) == made[-2:]
+
+    def test_it_refuses_to_restore_a_damaged_backup(self, app_db, tmp_path):
+        damaged = tmp_path / "damaged.sqlite3"
+        data = bytearray(app_db.read_bytes())
+        data[4096:8192] = b"\xff" * 4096  # scribble over the table's page
+        damaged.write_bytes(bytes(data))
+        with pytest.raises((backups.BackupError, sqlite3.DatabaseError)):
+            backups.backup_restore(damaged, tmp_path / "out.sqlite3")
+        assert not (tmp_path / "out.sqlite3").exists()
+
+    def test_the_command_backs_up_and_restores(self, app_db, tmp_path, settings):
+        settings.DATABASES["default"]["NAME"] = app_db  # read only by backup_create
+        out = StringIO()
+        call_command("backup_db", stdout=out)
+        backup = next(backups.backups_dir().glob("*.sqlite3"))
+        call_command("backup_db", "--restore", str(backup), "--into", str(tmp_path / "copy.sqlite3"), stdout=out)
+        assert "Restored" in out.getvalue()
