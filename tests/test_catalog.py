@@ -261,7 +261,8 @@ class TestBackups:
         assert not (tmp_path / "out.sqlite3").exists()
 
     def test_the_command_backs_up_and_restores(self, app_db, tmp_path, settings):
-        settings.DATABASES["default"]["NAME"] = app_db  # read only by backup_create
+        # A new dict (the settings fixture restores attributes, not changes made inside them).
+        settings.DATABASES = {"default": {**settings.DATABASES["default"], "NAME": app_db}}
         out = StringIO()
         call_command("backup_db", stdout=out)
         backup = next(backups.backups_dir().glob("*.sqlite3"))
