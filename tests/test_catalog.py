@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from rest_framework.test import APIClient
@@ -260,11 +260,10 @@ class TestBackups:
             backups.backup_restore(damaged, tmp_path / "out.sqlite3")
         assert not (tmp_path / "out.sqlite3").exists()
 
-    def test_the_command_backs_up_and_restores(self, app_db, tmp_path, settings):
-        # A new dict (the settings fixture restores attributes, not changes made inside them).
-        settings.DATABASES = {"default": {**settings.DATABASES["default"], "NAME": app_db}}
+    def test_the_command_restores_a_backup_and_explains_a_missing_target(self, app_db, tmp_path):
+        backup = backups.backup_create(keep=1, source=app_db)
         out = StringIO()
-        call_command("backup_db", stdout=out)
-        backup = next(backups.backups_dir().glob("*.sqlite3"))
         call_command("backup_db", "--restore", str(backup), "--into", str(tmp_path / "copy.sqlite3"), stdout=out)
         assert "Restored" in out.getvalue()
+        with pytest.raises(CommandError, match="--restore needs --into PATH"):
+            call_command("backup_db", "--restore", str(backup))
