@@ -39,6 +39,7 @@ lint: install-dev
 check: install-dev
 	DJANGO_DEBUG=1 $(PY) manage.py check
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -16,5 +16,6 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),
+    path("", include("tasks_app.urls_files")),
     path("", include("tasks_app.urls")),
 ]

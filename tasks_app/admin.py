@@ -1,7 +1,18 @@
 from django.contrib import admin
 
 from tasks_app import queue
-from tasks_app.models import ConsumerHeartbeat, Email, JobEvent, JobRun, Notification, PausedJob, Task
+from tasks_app.models import (
+    ConsumerHeartbeat,
+    Email,
+    JobEvent,
+    JobRun,
+    Notification,
+    PausedJob,
+    Report,
+    Task,
+    TaskImport,
+    WorkspaceExport,
+)
 
 
 @admin.register(Task)
@@ -81,3 +92,11 @@ class ConsumerHeartbeatAdmin(admin.ModelAdmin):
 @admin.register(PausedJob)
 class PausedJobAdmin(admin.ModelAdmin):
     list_display = ["name", "paused_by", "paused_at"]
+
+
+@admin.register(Report, TaskImport, WorkspaceExport)
+class FileJobAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "owner", "status", "job_id", "created_at", "finished_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["owner"]
+    readonly_fields = ["job_id"]

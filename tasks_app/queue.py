@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from huey.api import TaskWrapper
+from huey.api import Task, TaskWrapper, chord, group
 from huey.contrib.djhuey import HUEY
 
 from tasks_app import job_history
@@ -21,7 +21,15 @@ def enqueue_on_commit(job: TaskWrapper, *args, user=None, **kwargs) -> str:
     If the transaction rolls back, nothing is enqueued: a job never sees a row that does not
     exist. `user` (reserved: jobs take no argument of that name) is recorded as who started it.
     """
-    message = job.s(*args, **kwargs)
+    return enqueue_message_on_commit(job.s(*args, **kwargs), user=user)
+
+
+def enqueue_message_on_commit(message: Task | group, *, user=None) -> str:
+    """The same for a prepared message: a job with `.then()` steps, or a chord.
+
+    Returns the id of the job whose end means the work is done: the last step of a pipeline,
+    or a chord's callback.
+    """
     user_id = user.pk if user is not None else None
 
     def enqueue() -> None:
@@ -29,7 +37,10 @@ def enqueue_on_commit(job: TaskWrapper, *args, user=None, **kwargs) -> str:
             HUEY.enqueue(message)
 
     transaction.on_commit(enqueue)
-    return message.id
+    last = message.callback if isinstance(message, chord) else message
+    while last.on_complete is not None:
+        last = last.on_complete
+    return last.id
 
 
 def cancel(run: JobRun) -> bool:

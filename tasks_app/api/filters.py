@@ -1,6 +1,8 @@
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from tasks_app.models import Notification, Task
 
@@ -24,10 +26,12 @@ class TaskFilter(django_filters.FilterSet):
         model = Task
         fields = ["status", "priority", "owner"]
 
+    @extend_schema_field(OpenApiTypes.BOOL)
     def filter_overdue(self, queryset, name, value):
         overdue = Q(due_date__lt=timezone.localdate()) & ~Q(status=Task.Status.DONE)
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
+    @extend_schema_field(OpenApiTypes.BOOL)
     def filter_mine(self, queryset, name, value):
         return queryset.filter(owner=self.request.user) if value else queryset
 

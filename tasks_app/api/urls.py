@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from tasks_app.api import jobs, views
+from tasks_app.api import files, jobs, views
 
 router = DefaultRouter()
 router.register("tasks", views.TaskViewSet, basename="task")
@@ -11,6 +11,15 @@ router.register("notifications", views.NotificationViewSet, basename="notificati
 urlpatterns = [
     path("me/", views.me, name="api-me"),
     path("broadcasts/", views.broadcast, name="api-broadcast"),
+    path("reports/", files.report_list, name="api-report-list"),
+    path("reports/<int:pk>/", files.report_detail, name="api-report-detail"),
+    path("reports/<int:pk>/download/", files.report_download, name="api-report-download"),
+    path("reports/<int:pk>/cancel/", files.report_cancel, name="api-report-cancel"),
+    path("imports/", files.import_create, name="api-import-create"),
+    path("imports/<int:pk>/", files.import_detail, name="api-import-detail"),
+    path("exports/", files.export_create, name="api-export-create"),
+    path("exports/<int:pk>/", files.export_detail, name="api-export-detail"),
+    path("exports/<int:pk>/download/", files.export_download, name="api-export-download"),
     path("jobs/<str:job_id>/", jobs.job_detail, name="api-job-detail"),
     path("jobs/<str:job_id>/cancel/", jobs.job_cancel, name="api-job-cancel"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

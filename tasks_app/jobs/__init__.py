@@ -6,6 +6,17 @@ is part of the queue's wire format: renaming or moving one strands messages alre
 """
 
 from tasks_app.jobs.emails import PRIORITY_BULK, PRIORITY_URGENT, digest_send, email_send, task_completed_notify
+from tasks_app.jobs.files import (
+    export_chord,
+    export_combine,
+    export_part,
+    import_notify,
+    import_pipeline,
+    import_run,
+    report_build,
+    report_cleanup,
+    user_stats_refresh,
+)
 from tasks_app.jobs.maintenance import db_backup, done_tasks_cleanup, job_history_prune, stats_snapshot
 from tasks_app.jobs.notifications import (
     broadcast_deliver,
@@ -25,6 +36,15 @@ __all__ = [
     "digest_send",
     "done_tasks_cleanup",
     "email_send",
+    "export_chord",
+    "export_combine",
+    "export_part",
+    "import_notify",
+    "import_pipeline",
+    "import_run",
+    "report_build",
+    "report_cleanup",
+    "user_stats_refresh",
     "job_history_prune",
     "overdue_check",
     "stats_snapshot",

@@ -1,7 +1,21 @@
 """Models, one module per topic; import them from here."""
 
+from tasks_app.models.files import Report, TaskImport, UserTaskStats, WorkspaceExport
 from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
 from tasks_app.models.stats import TaskStatsSnapshot
 from tasks_app.models.tasks import Email, Notification, Task
 
-__all__ = ["ConsumerHeartbeat", "Email", "JobEvent", "JobRun", "Notification", "PausedJob", "Task", "TaskStatsSnapshot"]
+__all__ = [
+    "Report",
+    "TaskImport",
+    "UserTaskStats",
+    "WorkspaceExport",
+    "ConsumerHeartbeat",
+    "Email",
+    "JobEvent",
+    "JobRun",
+    "Notification",
+    "PausedJob",
+    "Task",
+    "TaskStatsSnapshot",
+]

@@ -1,0 +1,81 @@
+"""Jobs for work a user downloads or reviews later: reports, CSV imports, workspace exports."""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from huey.api import group
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+from tasks_app.jobs.schedule import local_crontab
+from tasks_app.models import TaskImport
+from tasks_app.services import exports, imports, reports
+
+logger = logging.getLogger(__name__)
+
+
+@db_task(timeout=1800)
+def report_build(report_id: int) -> str:
+    """Build one report file, reporting progress; a report already built or gone is skipped."""
+    report = reports.report_build(report_id)
+    return f"{report.status} rows={report.rows}" if report else "skipped"
+
+
+@db_periodic_task(local_crontab(minute="0", hour="3"))
+@lock_task("report-cleanup")
+def report_cleanup() -> int:
+    """Daily at 03:00: delete reports older than REPORT_RETENTION_DAYS, files included."""
+    count = reports.reports_delete_old(older_than_days=settings.REPORT_RETENTION_DAYS)
+    logger.info("report_cleanup deleted=%d", count)
+    return count
+
+
+@db_task(timeout=1800)
+def import_run(import_id: int) -> dict | None:
+    """Create the tasks of one uploaded CSV, reporting progress and row errors."""
+    return imports.import_run(import_id)
+
+
+# In a pipeline Huey passes a step's dict result to the next step as keyword arguments.
+@db_task()
+def user_stats_refresh(user_id: int, **import_result) -> dict | None:
+    """Recount a user's tasks (the step after an import)."""
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return None
+    stats = imports.user_stats_refresh(user)
+    return {"open": stats.open, "done": stats.done, "overdue": stats.overdue}
+
+
+@db_task()
+def import_notify(import_id: int, **stats) -> bool:
+    """Tell the uploader how the import went (the last step of the import pipeline)."""
+    task_import = TaskImport.objects.select_related("owner").filter(pk=import_id).first()
+    if task_import is None:
+        return False
+    imports.import_notify(task_import)
+    return True
+
+
+def import_pipeline(import_id: int, user_id: int):
+    """import_run, then user_stats_refresh, then import_notify: each gets the previous result."""
+    return import_run.s(import_id).then(user_stats_refresh, user_id).then(import_notify, import_id)
+
+
+@db_task()
+def export_part(export_id: int, part: str) -> str | None:
+    """Write one part (tasks, notifications or reports) of a workspace export."""
+    return exports.export_part(export_id, part)
+
+
+@db_task()
+def export_combine(export_id: int, part_paths: list) -> str:
+    """The chord's callback: zip the parts written in parallel into one download."""
+    export = exports.export_combine(export_id, part_paths)
+    return export.status if export else "skipped"
+
+
+def export_chord(export_id: int):
+    """One export_part job per part, in parallel, then export_combine with their paths."""
+    parts = [export_part.s(export_id, part) for part in exports.PARTS]
+    return group(parts).then(export_combine, export_id)

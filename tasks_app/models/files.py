@@ -1,0 +1,90 @@
+"""Long work a user asks for and later downloads: reports, CSV imports, workspace exports.
+
+The row holds what the UI reads (status, counts, the file); the JobRun named by `job_id`
+holds the job's progress and history.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class FileJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    FINISHED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    job_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class Report(FileJob):
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel (XLSX)"
+        PDF = "pdf", "PDF"
+
+    format = models.CharField(max_length=4, choices=Format)
+    task_status = models.CharField(max_length=20, blank=True)  # a Task.Status value, or all
+    date_from = models.DateField(null=True, blank=True)  # on the tasks' creation date
+    date_to = models.DateField(null=True, blank=True)
+    file = models.FileField(upload_to="reports/", blank=True)
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta(FileJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} report #{self.pk}"
+
+
+class TaskImport(FileJob):
+    file = models.FileField(upload_to="imports/")
+    created = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{"line": 3, "reason": "..."}]
+
+    class Meta(FileJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk}"
+
+
+class WorkspaceExport(FileJob):
+    file = models.FileField(upload_to="exports/", blank=True)
+
+    class Meta(FileJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk}"
+
+
+class UserTaskStats(models.Model):
+    """A user's task counts, recomputed by a job (after an import, for example)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_stats")
+    open = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.open} open, {self.overdue} overdue"

@@ -1,0 +1,155 @@
+"""Importing tasks from a CSV file: good rows are created, bad rows reported by line."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from tasks_app.job_history import report_progress
+from tasks_app.models import Notification, Task, TaskImport, UserTaskStats
+from tasks_app.services import tasks
+from tasks_app.services.notifications import notify
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = {"title", "description", "status", "priority", "due_date"}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported (encoding, format, size)."""
+
+
+def import_create(*, owner, uploaded) -> TaskImport:
+    """Keep an uploaded CSV for the import job; refuse an empty or oversized file at once."""
+    if uploaded.size == 0:
+        raise ValidationError({"file": "The file is empty."})
+    if uploaded.size > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(
+            {"file": f"The file is {uploaded.size:,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,}."}
+        )
+    return TaskImport.objects.create(owner=owner, file=uploaded)
+
+
+def _read_rows(raw: bytes) -> tuple[csv.DictReader, list[str]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"The file is not UTF-8 text (bad byte at position {error.start}).") from None
+    if "\x00" in text:
+        raise ImportFileError("The file is not a CSV text file (it contains NUL bytes).")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    if not header:
+        raise ImportFileError("The file has no header row.")
+    if "title" not in header:
+        raise ImportFileError(f"The header has no 'title' column (found: {', '.join(header)}).")
+    reader.fieldnames = header
+    return reader, header
+
+
+def _task_fields(row: dict) -> dict:
+    fields = {name: (row.get(name) or "").strip() for name in COLUMNS if name in row}
+    if not fields.get("status"):
+        fields.pop("status", None)
+    if not fields.get("priority"):
+        fields.pop("priority", None)
+    due = fields.pop("due_date", "")
+    if due:
+        try:
+            fields["due_date"] = datetime.date.fromisoformat(due)
+        except ValueError:
+            raise ValidationError({"due_date": f"{due!r} is not a date; use YYYY-MM-DD."}) from None
+    return fields
+
+
+def _reason(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items())
+    return " ".join(error.messages)
+
+
+def import_run(import_id: int) -> dict | None:
+    """Create the tasks of a pending import, row by row; None when it is gone or not pending.
+
+    Bad rows and bad files are recorded on the import (a data problem is no reason to retry).
+    """
+    claimed = TaskImport.objects.filter(pk=import_id, status=TaskImport.Status.PENDING).update(
+        status=TaskImport.Status.RUNNING
+    )
+    if not claimed:
+        return None
+    task_import = TaskImport.objects.select_related("owner").get(pk=import_id)
+    created, errors = 0, []
+    try:
+        with task_import.file.open("rb") as handle:
+            reader, _ = _read_rows(handle.read())
+            rows = list(reader)
+        if len(rows) > settings.IMPORT_MAX_ROWS:
+            raise ImportFileError(f"The file has {len(rows):,} rows; the limit is {settings.IMPORT_MAX_ROWS:,}.")
+        if not rows:
+            raise ImportFileError("The file has a header but no rows.")
+        for number, row in enumerate(rows, start=1):
+            line = number + 1  # the header is line 1
+            if None in row:
+                errors.append({"line": line, "reason": "More values than columns in the header."})
+                continue
+            try:
+                with transaction.atomic():
+                    tasks.task_create(created_by=task_import.owner, **_task_fields(row))
+                created += 1
+            except ValidationError as error:
+                errors.append({"line": line, "reason": _reason(error)})
+            report_progress(number, len(rows), f"{number} of {len(rows)} rows")
+    except (ImportFileError, csv.Error, OSError) as error:
+        message = str(error) if isinstance(error, ImportFileError) else f"The file is not valid CSV: {error}"
+        TaskImport.objects.filter(pk=import_id).update(
+            status=TaskImport.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+        return {"import_id": import_id, "created": 0, "failed": 0, "error": message}
+    TaskImport.objects.filter(pk=import_id).update(
+        status=TaskImport.Status.SUCCEEDED,
+        created=created,
+        failed=len(errors),
+        errors=errors,
+        finished_at=timezone.now(),
+    )
+    logger.info("import done id=%s created=%d failed=%d", import_id, created, len(errors))
+    return {"import_id": import_id, "created": created, "failed": len(errors), "error": ""}
+
+
+def user_stats_refresh(user) -> UserTaskStats:
+    """Recount a user's open, done and overdue tasks."""
+    owned = Task.objects.filter(owner=user)
+    stats, _ = UserTaskStats.objects.update_or_create(
+        user=user,
+        defaults={
+            "open": owned.open().count(),
+            "done": owned.filter(status=Task.Status.DONE).count(),
+            "overdue": owned.overdue().count(),
+        },
+    )
+    return stats
+
+
+def import_notify(task_import: TaskImport) -> Notification:
+    """Tell the uploader how the import went (once per import)."""
+    if task_import.status == TaskImport.Status.FAILED:
+        message = f"Import #{task_import.pk} failed: {task_import.error}"
+    else:
+        message = (
+            f"Import #{task_import.pk} done: {task_import.created} tasks created, {task_import.failed} rows refused."
+        )
+    return notify(
+        user=task_import.owner,
+        kind=Notification.Kind.IMPORT_DONE,
+        message=message,
+        data={"import_id": task_import.pk, "url": f"/imports/{task_import.pk}/"},
+        dedup_key=f"import-done:{task_import.pk}",
+    )

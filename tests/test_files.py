@@ -1,0 +1,306 @@
+"""Reports, CSV imports and workspace exports (Huey in immediate mode)."""
+
+import csv
+import datetime
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from openpyxl import load_workbook
+from rest_framework.test import APIClient
+
+from tasks_app import jobs
+from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
+from tasks_app.services import imports, reports
+from tests.factories import make_task, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return make_user("alice")
+
+
+@pytest.fixture
+def api(alice) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(alice)
+    return client
+
+
+def _csv_upload(text: str | bytes, name: str = "tasks.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode() if isinstance(text, str) else text, content_type="text/csv")
+
+
+class TestReports:
+    def test_a_csv_report_lists_the_owners_tasks_with_the_filters(self, alice):
+        make_task(alice, title="Open one")
+        make_task(alice, title="Done one", status=Task.Status.DONE)
+        make_task(make_user(), title="Someone else's")
+        report = reports.report_request(owner=alice, format="csv", task_status="done")
+        reports.report_build(report.pk)
+        report.refresh_from_db()
+        assert (report.status, report.rows) == (Report.Status.SUCCEEDED, 1)
+        rows = list(csv.reader(io.StringIO(report.file.read().decode("utf-8-sig"))))
+        assert rows[0] == reports.COLUMNS
+        assert [row[1] for row in rows[1:]] == ["Done one"]
+
+    def test_the_date_range_applies_to_the_creation_date(self, alice):
+        old = make_task(alice, title="Old")
+        Task.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=30))
+        make_task(alice, title="New")
+        report = reports.report_request(owner=alice, format="csv", date_from=timezone.localdate())
+        reports.report_build(report.pk)
+        report.refresh_from_db()
+        assert report.rows == 1
+
+    def test_xlsx_and_pdf_reports_are_real_files(self, alice):
+        make_task(alice, title="Zoë's café ☕")
+        xlsx = reports.report_request(owner=alice, format="xlsx")
+        pdf = reports.report_request(owner=alice, format="pdf")
+        reports.report_build(xlsx.pk)
+        reports.report_build(pdf.pk)
+        xlsx.refresh_from_db()
+        pdf.refresh_from_db()
+        sheet = load_workbook(xlsx.file.open("rb")).active
+        assert [cell.value for cell in sheet[2]][1] == "Zoë's café ☕"
+        assert pdf.file.open("rb").read(5) == b"%PDF-"
+
+    @pytest.mark.parametrize(
+        ("fields", "message"),
+        [
+            ({"format": "doc"}, "Value 'doc' is not a valid choice."),
+            ({"format": "csv", "task_status": "later"}, "Unknown status 'later'"),
+            (
+                {"format": "csv", "date_from": datetime.date(2026, 2, 1), "date_to": datetime.date(2026, 1, 1)},
+                "The end date is before the start date.",
+            ),
+        ],
+    )
+    def test_bad_report_requests_are_refused(self, alice, fields, message):
+        with pytest.raises(Exception, match=message):
+            reports.report_request(owner=alice, **fields)
+        assert not Report.objects.exists()
+
+    def test_the_job_builds_once_reports_progress_and_notifies_with_a_link(self, alice):
+        for n in range(30):
+            make_task(alice, title=f"T{n}")
+        report = reports.report_request(owner=alice, format="csv")
+        result = jobs.report_build(report.pk)
+        jobs.report_build(report.pk)  # a second run finds it built and does nothing
+        run = JobRun.objects.get(pk=result.id)
+        assert (run.progress_current, run.progress_total, run.progress_percent) == (30, 30, 100)
+        notice = Notification.objects.get(kind=Notification.Kind.REPORT_READY)
+        assert notice.data["url"] == f"/reports/{report.pk}/download/"
+        assert Notification.objects.count() == 1
+
+    def test_a_canceled_report_stops_and_keeps_no_file(self, alice):
+        make_task(alice)
+        report = reports.report_request(owner=alice, format="csv")
+        assert reports.report_cancel(report) is True
+        assert reports.report_build(report.pk) is None  # never started
+        report.refresh_from_db()
+        assert report.status == Report.Status.CANCELED and not report.file
+        assert reports.report_cancel(report) is False
+
+    def test_old_reports_are_deleted_with_their_files(self, alice):
+        report = reports.report_request(owner=alice, format="csv")
+        reports.report_build(report.pk)
+        report.refresh_from_db()
+        path = report.file.path
+        Report.objects.filter(pk=report.pk).update(created_at=timezone.now() - datetime.timedelta(days=8))
+        assert reports.reports_delete_old(older_than_days=7, dry_run=True) == 1
+        assert jobs.report_cleanup.call_local() == 1
+        assert not Report.objects.exists()
+        assert not Path(path).exists()
+
+    def test_the_api_starts_follows_and_downloads_a_report(self, api, alice, django_capture_on_commit_callbacks):
+        make_task(alice, title="In the report")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/reports/", {"format": "csv"}, format="json")
+        assert response.status_code == 202
+        body = response.json()
+        assert body["status_url"] == f"/api/reports/{body['id']}/"
+        detail = api.get(body["status_url"]).json()
+        assert detail["status"] == "succeeded"
+        assert detail["progress"] == {"current": 1, "total": 1, "percent": 100}
+        assert detail["download_url"] == f"/api/reports/{body['id']}/download/"
+        download = api.get(detail["download_url"])
+        assert download["Content-Disposition"].startswith("attachment")
+        assert b"In the report" in b"".join(download.streaming_content)
+        assert api.get(f"/api/jobs/{body['job_id']}/").json()["state"] == "succeeded"
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [({"format": "docx"}, "format"), ({}, "format"), ({"format": "csv", "date_from": "soon"}, "date_from")],
+    )
+    def test_the_api_refuses_bad_report_requests(self, api, payload, field):
+        response = api.post("/api/reports/", payload, format="json")
+        assert response.status_code == 400
+        assert field in response.json()
+
+    def test_the_api_refuses_an_inverted_date_range_and_unknown_status(self, api):
+        response = api.post(
+            "/api/reports/", {"format": "csv", "date_from": "2026-02-01", "date_to": "2026-01-01"}, format="json"
+        )
+        assert response.json() == {"date_to": ["The end date is before the start date."]}
+        assert "status" in api.post("/api/reports/", {"format": "csv", "status": "x"}, format="json").json()
+
+    def test_other_peoples_reports_are_404_and_unfinished_ones_409(self, api, alice):
+        theirs = reports.report_request(owner=make_user(), format="csv")
+        for url in [f"/api/reports/{theirs.pk}/", f"/api/reports/{theirs.pk}/download/"]:
+            assert api.get(url).status_code == 404
+        assert api.post(f"/api/reports/{theirs.pk}/cancel/").status_code == 404
+        mine = reports.report_request(owner=alice, format="csv")
+        assert api.get(f"/api/reports/{mine.pk}/download/").status_code == 409
+        assert api.post(f"/api/reports/{mine.pk}/cancel/").json()["status"] == "canceled"
+        assert api.post(f"/api/reports/{mine.pk}/cancel/").status_code == 409
+
+    def test_the_reports_page_builds_and_links_the_download(self, client, alice, django_capture_on_commit_callbacks):
+        client.force_login(alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/reports/", {"format": "xlsx"})
+        body = client.get("/reports/").content.decode()
+        report = Report.objects.get()
+        assert f"/reports/{report.pk}/download/" in body
+        assert client.get(f"/reports/{report.pk}/download/").status_code == 200
+        assert "Select a valid choice" in client.post("/reports/", {"format": "odt"}).content.decode()
+        other = make_user()
+        client.force_login(other)
+        assert client.get(f"/reports/{report.pk}/download/").status_code == 404
+
+
+GOOD_AND_BAD = """title,description,status,priority,due_date
+Write plan,first,todo,high,2030-01-01
+,no title,todo,low,
+Bad status,,later,,
+Bad date,,,,tomorrow
+Fine one,,,,
+"""
+
+
+class TestImports:
+    def test_good_rows_are_created_and_bad_rows_reported_by_line(self, alice):
+        task_import = imports.import_create(owner=alice, uploaded=_csv_upload(GOOD_AND_BAD))
+        result = imports.import_run(task_import.pk)
+        task_import.refresh_from_db()
+        assert result == {"import_id": task_import.pk, "created": 2, "failed": 3, "error": ""}
+        assert sorted(Task.objects.filter(owner=alice).values_list("title", flat=True)) == ["Fine one", "Write plan"]
+        assert [error["line"] for error in task_import.errors] == [3, 4, 5]
+        assert "title: This field cannot be blank." in task_import.errors[0]["reason"]
+        assert "'later' is not a valid choice" in task_import.errors[1]["reason"]
+        assert "'tomorrow' is not a date; use YYYY-MM-DD." in task_import.errors[2]["reason"]
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            ("name,notes\nx,y\n", "The header has no 'title' column (found: name, notes)."),
+            ("title\n", "The file has a header but no rows."),
+            ("é,title\nx,y\n".encode("latin-1"), "The file is not UTF-8 text"),
+            (b"\x89PNG\r\n\x1a\n\x00\x00", "The file is not UTF-8 text"),
+            ("title\n\x00\n", "it contains NUL bytes"),
+        ],
+    )
+    def test_a_bad_file_fails_the_import_with_the_reason(self, alice, content, message):
+        task_import = imports.import_create(owner=alice, uploaded=_csv_upload(content))
+        imports.import_run(task_import.pk)
+        task_import.refresh_from_db()
+        assert task_import.status == TaskImport.Status.FAILED
+        assert message in task_import.error
+        assert not Task.objects.exists()
+
+    def test_a_row_with_too_many_values_is_refused(self, alice):
+        task_import = imports.import_create(owner=alice, uploaded=_csv_upload("title\nok\na,b\n"))
+        imports.import_run(task_import.pk)
+        task_import.refresh_from_db()
+        assert task_import.errors == [{"line": 3, "reason": "More values than columns in the header."}]
+
+    def test_too_many_rows_fail_the_import(self, alice, settings):
+        settings.IMPORT_MAX_ROWS = 2
+        task_import = imports.import_create(owner=alice, uploaded=_csv_upload("title\na\nb\nc\n"))
+        imports.import_run(task_import.pk)
+        task_import.refresh_from_db()
+        assert task_import.error == "The file has 3 rows; the limit is 2."
+
+    def test_an_empty_or_oversized_upload_is_refused_at_once(self, alice, settings):
+        settings.IMPORT_MAX_BYTES = 10
+        with pytest.raises(Exception, match="The file is empty."):
+            imports.import_create(owner=alice, uploaded=_csv_upload(""))
+        with pytest.raises(Exception, match="the limit is 10"):
+            imports.import_create(owner=alice, uploaded=_csv_upload("title\n" + "x" * 20))
+        assert not TaskImport.objects.exists()
+
+    def test_the_pipeline_imports_then_recounts_then_notifies(self, api, alice, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/imports/", {"file": _csv_upload(GOOD_AND_BAD)}, format="multipart")
+        assert response.status_code == 202
+        body = api.get(response.json()["status_url"]).json()
+        assert (body["status"], body["created"], body["failed"]) == ("succeeded", 2, 3)
+        assert body["errors"][0] == {"line": 3, "reason": "title: This field cannot be blank."}
+        stats = UserTaskStats.objects.get(user=alice)
+        assert (stats.open, stats.overdue) == (2, 0)
+        notice = Notification.objects.get(kind=Notification.Kind.IMPORT_DONE)
+        assert "2 tasks created, 3 rows refused" in notice.message
+        names = list(JobRun.objects.order_by("enqueued_at").values_list("name", flat=True))
+        assert [n.rsplit(".", 1)[-1] for n in names] == ["import_run", "user_stats_refresh", "import_notify"]
+
+    def test_the_api_refuses_a_missing_or_empty_file(self, api):
+        assert "file" in api.post("/api/imports/", {}, format="multipart").json()
+        response = api.post("/api/imports/", {"file": _csv_upload("")}, format="multipart")
+        assert response.status_code == 400
+        assert "file" in response.json()
+        assert not TaskImport.objects.exists()
+
+    def test_other_peoples_imports_are_404(self, api):
+        theirs = imports.import_create(owner=make_user(), uploaded=_csv_upload("title\na\n"))
+        assert api.get(f"/api/imports/{theirs.pk}/").status_code == 404
+
+    def test_the_import_page_uploads_and_shows_row_errors(self, client, alice, django_capture_on_commit_callbacks):
+        client.force_login(alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/imports/", {"file": _csv_upload(GOOD_AND_BAD)})
+        body = client.get(response["Location"]).content.decode()
+        assert "2</strong> tasks created" in body and "Bad date" not in body
+        assert "&#x27;tomorrow&#x27; is not a date" in body
+        assert "This field is required." in client.post("/imports/", {}).content.decode()
+
+
+class TestExports:
+    def test_the_chord_writes_parts_in_parallel_and_zips_them(self, api, alice, django_capture_on_commit_callbacks):
+        make_task(alice, title="Exported")
+        Notification.objects.create(user=alice, kind="task_assigned", message="hello")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/exports/")
+        assert response.status_code == 202
+        body = api.get(response.json()["status_url"]).json()
+        assert body["status"] == "succeeded"
+        download = api.get(body["download_url"])
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+        assert sorted(archive.namelist()) == ["notifications.json", "reports.json", "tasks.json"]
+        assert json.loads(archive.read("tasks.json"))[0]["title"] == "Exported"
+        assert JobRun.objects.filter(name__endswith="export_part").count() == 3
+        assert response.json()["job_id"] == JobRun.objects.get(name__endswith="export_combine").pk
+
+    def test_a_missing_part_fails_the_export(self, alice):
+        export = WorkspaceExport.objects.create(owner=alice)
+        jobs.export_combine(export.pk, ["/nonexistent/tasks.json", None, None])
+        export.refresh_from_db()
+        assert export.status == WorkspaceExport.Status.FAILED
+
+    def test_other_peoples_exports_are_404(self, api):
+        theirs = WorkspaceExport.objects.create(owner=make_user())
+        assert api.get(f"/api/exports/{theirs.pk}/").status_code == 404
+        assert api.get(f"/api/exports/{theirs.pk}/download/").status_code == 404
+
+    def test_the_export_page_prepares_and_links_the_zip(self, client, alice, django_capture_on_commit_callbacks):
+        client.force_login(alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/exports/")
+        export = WorkspaceExport.objects.get()
+        assert f"/exports/{export.pk}/download/" in client.get("/exports/").content.decode()
+        assert client.get(f"/exports/{export.pk}/download/")["Content-Type"] == "application/zip"
