@@ -60,6 +60,7 @@ def start_live_stack(tmp_path, collected_static):
         stack.manage("migrate", "--noinput")
         stack.start_web()
         stack.start_consumer()
+        stack.wait_for_consumer()
         return stack
 
     yield start

@@ -85,6 +85,19 @@ class LiveStack:
     def start_consumer(self, *args: str) -> None:
         self.consumer = self._spawn([sys.executable, "manage.py", "run_huey", *args], "consumer.log")
 
+    def wait_for_consumer(self) -> None:
+        """Until the consumer has started (its first heartbeat): it flushes Huey's locks as it starts."""
+
+        def beating() -> bool:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    body = json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                body = json.loads(error.read())
+            return body["checks"]["consumer_heartbeat_age"] is not None
+
+        wait_for(beating, timeout=20, what="the consumer's first heartbeat")
+
     def stop_consumer(self, sig: int = signal.SIGTERM) -> None:
         if self.consumer and self.consumer.poll() is None:
             self.consumer.send_signal(sig)

@@ -60,6 +60,8 @@ class ReportSerializer(serializers.ModelSerializer):
         fields += ["status_filter", "date_from", "date_to", "created_at", "finished_at"]
 
     def get_progress(self, report: Report) -> dict:
+        if report.status == Report.Status.SUCCEEDED:  # the job's last progress write may still be buffered
+            return {"current": report.rows, "total": report.rows, "percent": 100}
         return progress(report.job_id)
 
     def get_download_url(self, report: Report) -> str | None:

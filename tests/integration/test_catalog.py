@@ -1,0 +1,111 @@
+"""The job catalog against a real `run_huey` consumer: retries, rate limit, lock, dead letters."""
+
+import json
+
+import pytest
+
+from tests.live_stack import wait_for
+from tests.smtp_server import SMTPServer
+
+pytestmark = pytest.mark.integration
+
+JOB_EVENTS = """
+import json
+from tasks_app.models import JobRun
+run = JobRun.objects.get(pk={job_id!r})
+print(json.dumps({{"state": run.state, "attempts": run.attempts, "error": run.error, "traceback": run.traceback,
+    "events": [[e.kind, e.at.timestamp(), e.detail] for e in run.events.all()]}}))
+"""
+
+
+def _job(stack, job_id: str) -> dict:
+    out = stack.manage("shell", "--no-imports", "-c", JOB_EVENTS.format(job_id=job_id)).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _email_a_task(stack, token: str) -> str:
+    status, task = stack.api("POST", "/api/tasks/", token, {"title": "Mail me"})
+    assert status == 201
+    status, body = stack.api("POST", f"/api/tasks/{task['id']}/email/", token)
+    assert status == 202, body
+    return body["job_id"]
+
+
+def test_an_email_refused_twice_is_retried_with_growing_delays_then_sent(start_live_stack):
+    with SMTPServer(refuse=2) as smtp:
+        stack = start_live_stack(
+            EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp.port), EMAIL_USE_TLS="0", EMAIL_RETRY_BASE_SECONDS="1"
+        )
+        token = stack.create_user("alice")
+        job_id = _email_a_task(stack, token)
+        wait_for(lambda: stack.api("GET", f"/api/jobs/{job_id}/", token)[1]["state"] == "succeeded", timeout=20)
+        assert len(smtp.messages) == 1 and b"Subject: Task: Mail me" in smtp.messages[0]
+
+    job = _job(stack, job_id)
+    assert job["attempts"] == 3
+    starts = [at for kind, at, _ in job["events"] if kind == "executing"]
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    assert len(gaps) == 2
+    assert gaps[1] > gaps[0]  # backoff: ~0.5-1 s, then ~1-2 s (plus up to a second of scheduler tick)
+    errors = [detail for kind, _, detail in job["events"] if kind == "error"]
+    assert len(errors) == 2 and all("Service not available" in e and "retrying in" in e for e in errors)
+
+
+def test_the_email_past_the_rate_limit_waits_for_the_next_minute(start_live_stack):
+    stack = start_live_stack(EMAIL_RATE_LIMIT_PER_MINUTE="3")
+    token = stack.create_user("bob")
+    job_ids = [_email_a_task(stack, token) for _ in range(4)]
+
+    def states():
+        return [stack.api("GET", f"/api/jobs/{job_id}/", token)[1]["state"] for job_id in job_ids]
+
+    wait_for(lambda: sorted(states()) == ["retrying", "succeeded", "succeeded", "succeeded"], timeout=20)
+    assert len(list((stack.data_dir / "mail").iterdir())) == 3
+    waiting = next(job_id for job_id, state in zip(job_ids, states(), strict=True) if state == "retrying")
+    assert "rate-limited" in [kind for kind, _, _ in _job(stack, waiting)["events"]]
+
+
+HOLD_LOCK_AND_RUN = """
+import time
+from huey.contrib.djhuey import HUEY
+from tasks_app import jobs
+from tasks_app.models import JobRun
+with HUEY.lock_task("overdue-check"):
+    job_id = jobs.overdue_check().id
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not JobRun.objects.filter(pk=job_id, state="revoked").exists():
+        time.sleep(0.1)
+print(job_id)
+"""
+
+
+def test_a_periodic_run_that_overlaps_a_running_one_is_skipped(live_stack):
+    job_id = live_stack.manage("shell", "--no-imports", "-c", HOLD_LOCK_AND_RUN).stdout.strip().splitlines()[-1]
+    job = _job(live_stack, job_id)
+    assert job["state"] == "revoked"
+    assert job["error"] == "Skipped: another run of this job holds its lock."
+
+
+FAIL_FOR_GOOD = """
+from django.contrib.auth import get_user_model
+from huey.contrib.djhuey import HUEY
+from tasks_app import jobs
+from tasks_app.services import emails
+email = emails.email_create_welcome(get_user_model().objects.get(username="carol"))
+print(HUEY.enqueue(jobs.email_send.s(email.pk, retries=1)).id)
+"""
+
+
+def test_a_job_that_fails_for_good_is_kept_with_its_traceback_and_staff_are_told(live_stack):
+    boss_token = live_stack.create_user("boss", staff=True)
+    live_stack.create_user("carol")
+    (live_stack.data_dir / "mail").write_text("not a folder")  # mail delivery is misconfigured
+    job_id = live_stack.manage("shell", "--no-imports", "-c", FAIL_FOR_GOOD).stdout.strip().splitlines()[-1]
+
+    wait_for(lambda: live_stack.api("GET", f"/api/jobs/{job_id}/", boss_token)[1]["state"] == "failed", timeout=15)
+    job = _job(live_stack, job_id)
+    assert job["attempts"] == 2  # the first run and its one retry
+    assert job["error"].startswith("ImproperlyConfigured")
+    assert "Traceback (most recent call last)" in job["traceback"]
+    status, body = live_stack.api("GET", "/api/notifications/", boss_token)
+    assert any(n["kind"] == "job_failed" and "email_send failed" in n["message"] for n in body["results"])
