@@ -41,5 +41,8 @@ def test_staff_retry_a_failed_job_from_the_dashboard(live_stack, browser_page):
         return page.locator("h1 .state").inner_text() == "succeeded"
 
     wait_for(succeeded, timeout=20, interval=0.5, what="the retried job to succeed")
+    page.goto(live_stack.url + "/ops/jobs/?state=failed")
+    assert page.locator("h1").inner_text() == "Jobs"
+    assert page.locator("table").get_by_text("email_send").count() == 1
     page.screenshot(path=str(ARTIFACTS / "dashboard-retried-job.png"), full_page=True)
     assert len(list((live_stack.data_dir / "mail").iterdir())) == 1  # the welcome email went out

@@ -1,8 +1,10 @@
 """Reports, imports and exports through a real `run_huey` consumer."""
 
 import io
-import uuid
+import json
+import urllib.error
 import urllib.request
+import uuid
 import zipfile
 
 import pytest
@@ -24,13 +26,15 @@ def make_tasks(stack, username: str, count: int) -> None:
 
 
 def upload(stack, path: str, token: str, filename: str, content: bytes) -> tuple[int, dict]:
-    import json
-
     boundary = uuid.uuid4().hex
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        f"Content-Type: text/csv\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request = urllib.request.Request(stack.url + path, data=body, method="POST")
     request.add_header("Authorization", f"Token {token}")
     request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
