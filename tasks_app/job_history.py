@@ -53,6 +53,7 @@ class Event:
     identity: dict
     changes: dict = field(default_factory=dict)
     detail: str = ""
+    parent_id: str | None = None  # the job that enqueued this one (a pipeline step, a chord callback)
 
 
 def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
@@ -110,6 +111,7 @@ def write(events: list[Event]) -> None:
     """Apply a batch of events: one SELECT, one upsert of the changed rows, one INSERT of events."""
     with transaction.atomic():
         runs = JobRun.objects.in_bulk({event.job_id for event in events})
+        _inherit_starter(events, runs)
         for event in events:
             run = runs.get(event.job_id)
             if run is None:
@@ -123,6 +125,18 @@ def write(events: list[Event]) -> None:
             for event in events
             if event.identity and event.job_id in runs
         )
+
+
+def _inherit_starter(events: list[Event], runs: dict) -> None:
+    """A job enqueued by another job (a next step, a chord's callback) belongs to the same person."""
+    orphans = [e for e in events if e.parent_id and e.changes.get("triggered_by_id", 0) is None]
+    if not orphans:
+        return
+    parents = {e.parent_id for e in orphans}
+    starters = dict(JobRun.objects.filter(pk__in=parents).values_list("id", "triggered_by_id"))
+    starters.update({pk: run.triggered_by_id for pk, run in runs.items() if pk in parents})
+    for event in orphans:
+        event.changes["triggered_by_id"] = starters.get(event.parent_id)
 
 
 _FIELDS = JobRun._meta.concrete_fields
@@ -252,13 +266,11 @@ def _beat(started: datetime.datetime, workers: int) -> None:
 writer = Writer()
 
 
-def record(task, kind: str, detail: str = "", **changes) -> None:
+def record(task, kind: str, detail: str = "", parent_id: str | None = None, **changes) -> None:
     """Record one transition of `task` in its history (no-op when history is off)."""
     if not settings.JOB_HISTORY_ENABLED:
         return
-    event = Event(
-        job_id=task.id, kind=kind, at=timezone.now(), identity=_identity(task), changes=changes, detail=detail
-    )
+    event = Event(task.id, kind, timezone.now(), _identity(task), changes, detail, parent_id)
     writer.add(event)
     logger.info(
         "job event=%s name=%s id=%s state=%s duration=%s%s",
@@ -285,6 +297,8 @@ def _on_enqueued(signal, task, *args) -> None:
         enqueued_at=timezone.now(),
         eta=eta,
         triggered_by_id=getattr(_current, "user_id", None),
+        # Huey enqueues a job's next step or chord callback just after the job: still its parent.
+        parent_id=current_job_id() or getattr(_current, "last_job_id", None),
         message=bytes(HUEY.serialize_task(task)),
         retries_left=task.retries,
     )
@@ -450,7 +464,7 @@ def forget_paused_names() -> None:
 @HUEY.post_execute()
 def _after_job(task, value, exception) -> None:
     _write_progress(task.id)
-    _current.job_id = None
+    _current.job_id, _current.last_job_id = None, task.id
     if exception is None:
         task.history_result = summarize(value)
 
@@ -479,6 +493,7 @@ def summarize(value) -> str:
 def enqueueing(user_id: int | None = None):
     """Attribute the jobs enqueued in this block to `user_id`, and write their history in one batch."""
     previous_user, _current.user_id = getattr(_current, "user_id", None), user_id
+    _current.last_job_id = None  # a fresh start: not the follow-up of a job this thread ran before
     outer_batch = getattr(_current, "batch", None)
     if outer_batch is None:
         _current.batch = []

@@ -285,6 +285,7 @@ class TestExports:
         assert json.loads(archive.read("tasks.json"))[0]["title"] == "Exported"
         assert JobRun.objects.filter(name__endswith="export_part").count() == 3
         assert response.json()["job_id"] == JobRun.objects.get(name__endswith="export_combine").pk
+        assert api.get(f"/api/jobs/{response.json()['job_id']}/").json()["state"] == "succeeded"  # the starter's
 
     def test_a_missing_part_fails_the_export(self, alice):
         export = WorkspaceExport.objects.create(owner=alice)
