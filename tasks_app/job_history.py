@@ -432,7 +432,7 @@ def _on_not_run(signal, task, *args) -> None:
 
 @HUEY.pre_execute()
 def _before_job(task) -> None:
-    _current.job_id = task.id
+    _current.job_id, _current.task = task.id, task
     _current.progress_written = 0.0
     _current.unwritten_progress = None
     if HUEY._registry.task_to_string(type(task)) in paused_names():
@@ -516,9 +516,15 @@ def report_progress(current: int, total: int, message: str = "") -> None:
 
     Writes are throttled to one per PROGRESS_INTERVAL; the last step reported is always written,
     at the latest when the job ends. Outside a job (a service called directly) it does nothing.
+
+    It is also where a job's `timeout=` bites with thread workers: Huey enforces timeouts with
+    SIGALRM only in process workers; elsewhere a job must look, and this looks for it.
     """
     job_id = current_job_id()
-    if job_id is None or not settings.JOB_HISTORY_ENABLED:
+    if job_id is None:
+        return
+    _current.task.check_timeout()  # raises TaskTimeout past the job's deadline
+    if not settings.JOB_HISTORY_ENABLED:
         return
     _current.unwritten_progress = {
         "progress_current": max(current, 0),

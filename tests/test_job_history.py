@@ -180,3 +180,23 @@ def test_staff_retry_a_failed_job_from_the_admin(client):
     assert "Re-enqueued 1 failed job(s)" in response.content.decode()
     assert JobRun.objects.filter(retry_of_id=result.id).count() == 1
     assert client.get(f"/admin/tasks_app/jobrun/{result.id}/change/").status_code == 200
+
+
+@db_task(name="slow_counter", timeout=0.05)
+def slow_counter(steps: int) -> int:
+    import time
+
+    for done in range(1, steps + 1):
+        time.sleep(0.02)
+        job_history.report_progress(done, steps)
+    return steps
+
+
+def test_a_job_past_its_timeout_stops_at_its_next_progress_report():
+    result = slow_counter(50)
+    with pytest.raises(TaskException):
+        result()
+    run = JobRun.objects.get(pk=result.id)
+    assert run.state == JobRun.State.FAILED
+    assert run.error == "Timed out after 0.05s"
+    assert run.progress_current < 50

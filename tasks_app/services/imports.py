@@ -107,12 +107,21 @@ def import_run(import_id: int) -> dict | None:
             except ValidationError as error:
                 errors.append({"line": line, "reason": _reason(error)})
             report_progress(number, len(rows), f"{number} of {len(rows)} rows")
-    except (ImportFileError, csv.Error, OSError) as error:
+    except (ImportFileError, csv.Error) as error:
         message = str(error) if isinstance(error, ImportFileError) else f"The file is not valid CSV: {error}"
         TaskImport.objects.filter(pk=import_id).update(
             status=TaskImport.Status.FAILED, error=message, finished_at=timezone.now()
         )
         return {"import_id": import_id, "created": 0, "failed": 0, "error": message}
+    except BaseException as error:  # a timeout, a lost file: the job fails and says why
+        TaskImport.objects.filter(pk=import_id).update(
+            status=TaskImport.Status.FAILED,
+            error=f"{type(error).__name__}: {error}",
+            created=created,
+            errors=errors,
+            finished_at=timezone.now(),
+        )
+        raise
     TaskImport.objects.filter(pk=import_id).update(
         status=TaskImport.Status.SUCCEEDED,
         created=created,

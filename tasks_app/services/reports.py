@@ -135,7 +135,7 @@ def report_build(report_id: int) -> Report | None:
         Report.objects.filter(pk=report.pk).update(finished_at=timezone.now())
         logger.info("report canceled id=%s", report.pk)
         return report
-    except Exception as exc:
+    except BaseException as exc:  # a timeout, an interrupted consumer: the job fails and says why
         Report.objects.filter(pk=report.pk).update(
             status=Report.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
         )
