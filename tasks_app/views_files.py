@@ -25,8 +25,7 @@ class ImportForm(forms.Form):
 
 
 def _owned(model, request: HttpRequest, pk: int):
-    rows = model.objects.all() if request.user.is_staff else model.objects.filter(owner=request.user)
-    return get_object_or_404(rows, pk=pk)
+    return get_object_or_404(model.objects.visible_to(request.user), pk=pk)
 
 
 def _download(row) -> FileResponse:

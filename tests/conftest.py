@@ -25,6 +25,21 @@ def data_dir(settings, tmp_path):
     return tmp_path
 
 
+@pytest.fixture
+def alice(db):
+    from tests.factories import make_user
+
+    return make_user("alice")
+
+
+@pytest.fixture
+def api(alice):
+    """The API as alice."""
+    from tests.factories import api_client
+
+    return api_client(alice)
+
+
 @pytest.fixture(autouse=True)
 def empty_queue():
     """Immediate mode keeps retries, schedules and locks in memory: start each test empty."""

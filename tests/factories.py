@@ -3,6 +3,7 @@
 import itertools
 
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
 from tasks_app.models import Task
 
@@ -21,3 +22,10 @@ def make_task(owner, **fields) -> Task:
     fields.setdefault("title", f"Task {next(_numbers)}")
     fields.setdefault("created_by", owner)
     return Task.objects.create(owner=owner, **fields)
+
+
+def api_client(user) -> APIClient:
+    """A DRF test client logged in as `user`."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

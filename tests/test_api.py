@@ -12,18 +12,6 @@ from tests.factories import make_task, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def api(alice) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
-
-
 def _ids(response) -> list[int]:
     return [item["id"] for item in response.json()["results"]]
 

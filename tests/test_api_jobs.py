@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from tasks_app import job_history, queue
 from tasks_app.models import JobRun
-from tests.factories import make_task, make_user
+from tests.factories import api_client, make_task, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +18,6 @@ def halve(n: int) -> float:
     return n / 2
 
 
-def _client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 def _start(job, *args, user):
     with job_history.enqueueing(user.pk):
         return job(*args)
@@ -32,7 +26,7 @@ def _start(job, *args, user):
 def test_it_shows_the_state_progress_and_result_of_a_job_to_whoever_started_it():
     alice = make_user()
     result = _start(halve, 8, user=alice)
-    body = _client(alice).get(f"/api/jobs/{result.id}/").json()
+    body = api_client(alice).get(f"/api/jobs/{result.id}/").json()
     assert body["id"] == result.id
     assert body["name"] == "api_halve"
     assert body["state"] == "succeeded"
@@ -45,7 +39,7 @@ def test_it_shows_the_state_progress_and_result_of_a_job_to_whoever_started_it()
 def test_it_shows_the_error_of_a_failed_job():
     alice = make_user()
     result = _start(halve, "x", user=alice)
-    body = _client(alice).get(f"/api/jobs/{result.id}/").json()
+    body = api_client(alice).get(f"/api/jobs/{result.id}/").json()
     assert body["state"] == "failed"
     assert body["error"].startswith("TypeError")
 
@@ -53,9 +47,9 @@ def test_it_shows_the_error_of_a_failed_job():
 def test_it_hides_other_peoples_jobs_but_shows_them_to_staff():
     alice, bob, boss = make_user(), make_user(), make_user(staff=True)
     result = _start(halve, 8, user=alice)
-    assert _client(bob).get(f"/api/jobs/{result.id}/").status_code == 404
-    assert _client(boss).get(f"/api/jobs/{result.id}/").status_code == 200
-    assert _client(alice).get("/api/jobs/no-such-job/").status_code == 404
+    assert api_client(bob).get(f"/api/jobs/{result.id}/").status_code == 404
+    assert api_client(boss).get(f"/api/jobs/{result.id}/").status_code == 200
+    assert api_client(alice).get("/api/jobs/no-such-job/").status_code == 404
 
 
 def test_system_jobs_are_visible_to_staff_only(django_capture_on_commit_callbacks):
@@ -64,8 +58,8 @@ def test_system_jobs_are_visible_to_staff_only(django_capture_on_commit_callback
         from tasks_app import jobs
 
         job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk)
-    assert _client(task.owner).get(f"/api/jobs/{job_id}/").status_code == 404
-    assert _client(make_user(staff=True)).get(f"/api/jobs/{job_id}/").status_code == 200
+    assert api_client(task.owner).get(f"/api/jobs/{job_id}/").status_code == 404
+    assert api_client(make_user(staff=True)).get(f"/api/jobs/{job_id}/").status_code == 200
 
 
 def test_it_needs_authentication():
@@ -77,10 +71,10 @@ def test_it_cancels_a_scheduled_job_and_refuses_a_finished_one():
     alice = make_user()
     with job_history.enqueueing(alice.pk):
         later = halve.schedule(args=(8,), delay=600)
-    response = _client(alice).post(f"/api/jobs/{later.id}/cancel/")
+    response = api_client(alice).post(f"/api/jobs/{later.id}/cancel/")
     assert response.status_code == 200
     assert response.json()["state"] == "revoked"
-    again = _client(alice).post(f"/api/jobs/{later.id}/cancel/")
+    again = api_client(alice).post(f"/api/jobs/{later.id}/cancel/")
     assert again.status_code == 409
     assert "revoked" in again.json()["detail"]
     assert JobRun.objects.get(pk=later.id).state == JobRun.State.REVOKED
@@ -90,5 +84,5 @@ def test_others_cannot_cancel_my_job():
     alice, bob = make_user(), make_user()
     with job_history.enqueueing(alice.pk):
         later = halve.schedule(args=(8,), delay=600)
-    assert _client(bob).post(f"/api/jobs/{later.id}/cancel/").status_code == 404
+    assert api_client(bob).post(f"/api/jobs/{later.id}/cancel/").status_code == 404
     assert JobRun.objects.get(pk=later.id).state == JobRun.State.SCHEDULED

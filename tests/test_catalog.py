@@ -10,20 +10,13 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
-from rest_framework.test import APIClient
 
 from tasks_app import jobs
 from tasks_app.models import Email, JobEvent, JobRun, Notification, Task, TaskStatsSnapshot
 from tasks_app.services import backups, emails, maintenance
-from tests.factories import make_task, make_user
+from tests.factories import api_client, make_task, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def _api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def _fires(job, *utc: tuple) -> list[bool]:
@@ -81,7 +74,7 @@ class TestEmailJobs:
         alice = make_user("alice")
         task = make_task(alice, title="Renew the domain", description="Before it lapses")
         with django_capture_on_commit_callbacks(execute=True):
-            response = _api(alice).post(f"/api/tasks/{task.pk}/email/")
+            response = api_client(alice).post(f"/api/tasks/{task.pk}/email/")
         assert response.status_code == 202
         assert response.json()["status_url"] == f"/api/jobs/{response.json()['job_id']}/"
         assert mail.outbox[0].subject == "Task: Renew the domain"
@@ -90,8 +83,8 @@ class TestEmailJobs:
 
     def test_email_me_this_task_needs_an_address_and_a_visible_task(self):
         nomail = make_user(email="")
-        assert _api(nomail).post(f"/api/tasks/{make_task(nomail).pk}/email/").status_code == 400
-        assert _api(make_user()).post(f"/api/tasks/{make_task(nomail).pk}/email/").status_code == 404
+        assert api_client(nomail).post(f"/api/tasks/{make_task(nomail).pk}/email/").status_code == 400
+        assert api_client(make_user()).post(f"/api/tasks/{make_task(nomail).pk}/email/").status_code == 404
         assert not Email.objects.exists()
 
     def test_the_ui_button_emails_the_task(self, client, django_capture_on_commit_callbacks):
@@ -107,8 +100,8 @@ class TestEmailJobs:
         owner, boss = make_user("owner"), make_user("boss", staff=True)
         task = make_task(owner, title="Ship it")
         with django_capture_on_commit_callbacks(execute=True):
-            _api(boss).post(f"/api/tasks/{task.pk}/complete/")
-            _api(boss).post(f"/api/tasks/{task.pk}/complete/")  # already done: no second notice
+            api_client(boss).post(f"/api/tasks/{task.pk}/complete/")
+            api_client(boss).post(f"/api/tasks/{task.pk}/complete/")  # already done: no second notice
         assert [m.subject for m in mail.outbox] == ["Completed: Ship it"]
         assert mail.outbox[0].to == ["owner@example.com"]
         jobs.task_completed_notify(task.pk)  # the same completion never mails twice
@@ -163,7 +156,7 @@ class TestBroadcast:
         make_user("b")
         make_user("gone", is_active=False)
         with django_capture_on_commit_callbacks(execute=True):
-            response = _api(boss).post("/api/broadcasts/", {"message": "Office closed Friday"}, format="json")
+            response = api_client(boss).post("/api/broadcasts/", {"message": "Office closed Friday"}, format="json")
         assert response.status_code == 202
         fan_out = JobRun.objects.get(pk=response.json()["job_id"])
         assert fan_out.state == JobRun.State.SUCCEEDED
@@ -179,10 +172,10 @@ class TestBroadcast:
 
     @pytest.mark.parametrize(("payload", "status"), [({"message": ""}, 400), ({}, 400), ({"message": "x" * 501}, 400)])
     def test_it_refuses_an_empty_or_too_long_message(self, payload, status):
-        assert _api(make_user(staff=True)).post("/api/broadcasts/", payload, format="json").status_code == status
+        assert api_client(make_user(staff=True)).post("/api/broadcasts/", payload, format="json").status_code == status
 
     def test_it_is_for_staff_only(self):
-        assert _api(make_user()).post("/api/broadcasts/", {"message": "hi"}, format="json").status_code == 403
+        assert api_client(make_user()).post("/api/broadcasts/", {"message": "hi"}, format="json").status_code == 403
         assert not Notification.objects.exists()
 
 

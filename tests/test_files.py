@@ -11,7 +11,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from openpyxl import load_workbook
-from rest_framework.test import APIClient
 
 from tasks_app import jobs
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
@@ -19,18 +18,6 @@ from tasks_app.services import imports, reports
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return make_user("alice")
-
-
-@pytest.fixture
-def api(alice) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
 
 
 def _csv_upload(text: str | bytes, name: str = "tasks.csv") -> SimpleUploadedFile:

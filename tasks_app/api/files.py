@@ -20,8 +20,7 @@ from tasks_app.services import imports, reports
 
 def owned(model, request: Request, pk: int):
     """The row if the requester owns it or is staff; 404 otherwise."""
-    rows = model.objects.all() if request.user.is_staff else model.objects.filter(owner=request.user)
-    return get_object_or_404(rows, pk=pk)
+    return get_object_or_404(model.objects.visible_to(request.user), pk=pk)
 
 
 def progress(job_id: str) -> dict:

@@ -8,6 +8,12 @@ from django.conf import settings
 from django.db import models
 
 
+class FileJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "FileJobQuerySet":
+        """Staff see all; others their own."""
+        return self if user.is_staff else self.filter(owner=user)
+
+
 class FileJob(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting"
@@ -24,6 +30,8 @@ class FileJob(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FileJobQuerySet.as_manager()
 
     class Meta:
         abstract = True
