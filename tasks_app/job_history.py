@@ -38,7 +38,7 @@ FLUSH_INTERVAL = 0.2  # seconds between batched writes in the consumer
 # Beat often enough that /healthz sees a live consumer as alive: 3 beats per allowed age, at most 5 s.
 HEARTBEAT_INTERVAL = min(5.0, settings.HEALTH_CONSUMER_MAX_AGE / 3)
 PROGRESS_INTERVAL = 0.5  # a job's progress is written at most this often (and always at the end)
-PAUSE_RECHECK = 10  # seconds a paused job waits before it looks again
+PAUSE_RECHECK = 30  # seconds a paused job waits in the schedule before it looks again
 _REDACTED = "***"
 
 State = JobRun.State
@@ -306,6 +306,8 @@ def _on_enqueued(signal, task, *args) -> None:
 
 @HUEY.signal(S.SIGNAL_SCHEDULED)
 def _on_scheduled(signal, task, *args) -> None:
+    if getattr(task, "history_paused", False):
+        return  # recorded once, as "paused" (below)
     record(task, signal, state=State.SCHEDULED, eta=_aware(task.eta), retries_left=task.retries)
 
 
@@ -424,7 +426,7 @@ def _on_rate_limited(signal, task, *args) -> None:
 @HUEY.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)
 def _on_not_run(signal, task, *args) -> None:
     if getattr(task, "history_paused", False):
-        record(task, "paused", detail=f"job paused; looks again in {PAUSE_RECHECK}s")
+        record(task, "paused", detail="job paused", state=State.SCHEDULED, eta=_aware(task.eta))
         return
     state = {S.SIGNAL_EXPIRED: State.EXPIRED}.get(signal, State.REVOKED)
     record(task, signal, state=state, **_finished())
