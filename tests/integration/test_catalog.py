@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import pytest
 
@@ -57,6 +58,9 @@ def test_an_email_refused_twice_is_retried_with_growing_delays_then_sent(start_l
 def test_the_email_past_the_rate_limit_waits_for_the_next_minute(start_live_stack):
     stack = start_live_stack(EMAIL_RATE_LIMIT_PER_MINUTE="3")
     token = stack.create_user("bob")
+    # Huey's limiter counts per clock minute: keep the four sends inside one.
+    if time.time() % 60 > 45:
+        time.sleep(61 - time.time() % 60)
     job_ids = [_email_a_task(stack, token) for _ in range(4)]
 
     def states():
