@@ -73,10 +73,6 @@ class JobRun(models.Model):
             return min(100, round(100 * (self.progress_current or 0) / self.progress_total))
         return None
 
-    @property
-    def is_finished(self) -> bool:
-        return self.state in self.FINISHED_STATES
-
 
 class JobEvent(models.Model):
     """One transition of a job, as Huey signalled it (or as the app recorded it: requeued, retried...)."""
