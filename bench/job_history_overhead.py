@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/job_history_overhead.py [--jobs 3000] [--workers 2]
 
-Each variant runs in a fresh subprocess on temporary SQLite files (app database and queue):
+Each run is a fresh subprocess on temporary SQLite files (app database and queue), alternating
+history off and on, `--repeat` times each:
 it enqueues N no-op jobs as a web process would (history written at once, one row per job),
 then runs a real Huey consumer in-process until every job has stored its result
 (history buffered and written in batches by the consumer's flusher thread).
@@ -10,6 +11,7 @@ then runs a real Huey consumer in-process until every job has stored its result
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,13 +57,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per variant; the median is shown")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
         return run_variant(args.jobs, args.workers)
 
     rates = {}
-    for history in ("0", "1"):
+    for history in ["0", "1"] * args.repeat:
         with tempfile.TemporaryDirectory() as data_dir:
             env = {
                 **os.environ,
@@ -75,9 +78,13 @@ def main() -> None:
             command = [sys.executable, __file__, "--variant", history, "--jobs", str(args.jobs)]
             command += ["--workers", str(args.workers)]
             out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-            rates[history] = [float(x) for x in out.split()]
-    (enq_off, run_off), (enq_on, run_on) = rates["0"], rates["1"]
-    print(f"{args.jobs} no-op jobs, {args.workers} thread workers, SQLite queue and app database")
+            rates.setdefault(history, []).append([float(x) for x in out.split()])
+    (enq_off, run_off), (enq_on, run_on) = (
+        [statistics.median(run[i] for run in rates[h]) for i in (0, 1)] for h in ("0", "1")
+    )
+    print(
+        f"{args.jobs} no-op jobs, {args.workers} thread workers, SQLite queue and app database, median of {args.repeat}"
+    )
     print(
         f"enqueue (web side):     history off {enq_off:8,.0f}/s   on {enq_on:8,.0f}/s   ({enq_on / enq_off - 1:+.0%})"
     )

@@ -18,6 +18,7 @@ import re
 import socket
 import threading
 import time
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -108,10 +109,14 @@ def _apply(run: JobRun, event: Event) -> None:
 
 
 def write(events: list[Event]) -> None:
-    """Apply a batch of events: one SELECT, one upsert of the changed rows, one INSERT of events."""
+    """Apply a batch of events in one transaction: one SELECT of the rows they touch, then
+    `executemany` statements of only the columns that changed (Django's bulk_update builds a
+    CASE expression per field and row, which cost more than the jobs it records)."""
     with transaction.atomic():
         runs = JobRun.objects.in_bulk({event.job_id for event in events})
+        existing = set(runs)
         _inherit_starter(events, runs)
+        changed: dict[str, set[str]] = defaultdict(set)
         for event in events:
             run = runs.get(event.job_id)
             if run is None:
@@ -119,12 +124,21 @@ def write(events: list[Event]) -> None:
                     continue
                 run = runs[event.job_id] = JobRun(id=event.job_id, **event.identity)
             _apply(run, event)
-        _upsert(runs.values())
-        JobEvent.objects.bulk_create(
-            JobEvent(job_id=event.job_id, kind=event.kind, at=event.at, detail=event.detail[:500])
-            for event in events
-            if event.identity and event.job_id in runs
-        )
+            changed[run.pk].update(event.changes)
+            if event.kind == S.SIGNAL_EXECUTING:
+                changed[run.pk].add("attempts")
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            _insert(cursor, [run for pk, run in runs.items() if pk not in existing], now)
+            _update(cursor, {pk: runs[pk] for pk in existing}, changed, now)
+            cursor.executemany(
+                f"INSERT INTO {JobEvent._meta.db_table} (job_id, kind, at, detail) VALUES (%s, %s, %s, %s)",
+                [
+                    (event.job_id, event.kind, _prep(_EVENT_AT, event.at), event.detail[:500])
+                    for event in events
+                    if event.identity and event.job_id in runs
+                ],
+            )
 
 
 def _inherit_starter(events: list[Event], runs: dict) -> None:
@@ -139,26 +153,45 @@ def _inherit_starter(events: list[Event], runs: dict) -> None:
         event.changes["triggered_by_id"] = starters.get(event.parent_id)
 
 
-_FIELDS = JobRun._meta.concrete_fields
-_KEPT_ON_UPDATE = {"id", "name", "queue", "args", "kwargs", "periodic", "retry_of"}  # set once, or elsewhere
+_FIELDS = {field.attname: field for field in JobRun._meta.concrete_fields}
+_EVENT_AT = JobEvent._meta.get_field("at")
 
 
-def _upsert(runs) -> None:
-    """INSERT .. ON CONFLICT DO UPDATE through executemany: Django's bulk_update builds a CASE
-    expression per field and row, which costs more than the jobs it records."""
-    columns = ", ".join(f.column for f in _FIELDS)
-    updates = ", ".join(f"{f.column} = excluded.{f.column}" for f in _FIELDS if f.name not in _KEPT_ON_UPDATE)
-    sql = (
-        f"INSERT INTO {JobRun._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(_FIELDS))}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
-    now = timezone.now()
-    rows = []
+def _prep(field, value):
+    return field.get_db_prep_save(value, connection)
+
+
+def _insert(cursor, runs: list[JobRun], now) -> None:
+    """New rows, whole. ON CONFLICT: another process may have written the row meanwhile."""
+    if not runs:
+        return
+    names = list(_FIELDS)
+    columns = ", ".join(_FIELDS[name].column for name in names)
+    updates = ", ".join(f"{_FIELDS[n].column} = excluded.{_FIELDS[n].column}" for n in names if n != "id")
     for run in runs:
         run.updated_at = now
-        rows.append([f.get_db_prep_save(getattr(run, f.attname), connection) for f in _FIELDS])
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    cursor.executemany(
+        f"INSERT INTO {JobRun._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(names))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}",
+        [[_prep(_FIELDS[name], getattr(run, name)) for name in names] for run in runs],
+    )
+
+
+def _update(cursor, runs: dict[str, JobRun], changed: dict[str, set[str]], now) -> None:
+    """Existing rows: one UPDATE statement per set of changed columns (usually one for a batch)."""
+    groups: dict[tuple[str, ...], list[JobRun]] = defaultdict(list)
+    for pk, run in runs.items():
+        names = {name for name in changed.get(pk, ()) if name in _FIELDS and name != "id"}
+        if names:
+            groups[tuple(sorted(names | {"updated_at"}))].append(run)
+    for names, group in groups.items():
+        assignments = ", ".join(f"{_FIELDS[name].column} = %s" for name in names)
+        for run in group:
+            run.updated_at = now
+        cursor.executemany(
+            f"UPDATE {JobRun._meta.db_table} SET {assignments} WHERE id = %s",
+            [[*(_prep(_FIELDS[name], getattr(run, name)) for name in names), run.pk] for run in group],
+        )
 
 
 class Writer:
