@@ -51,15 +51,15 @@ def test_an_email_refused_twice_is_retried_with_growing_delays_then_sent(start_l
     assert 0.5 <= delays[0] <= 1 <= delays[1] <= 2  # base 1 s: half fixed, half jitter, doubling
     starts = [at for kind, at, _ in job["events"] if kind == "executing"]
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
-    # Each retry waited at least its delay (and at most a scheduler tick of 1 s more, plus slack).
-    assert all(delay - 0.05 <= gap <= delay + 2.5 for gap, delay in zip(gaps, delays, strict=True))
+    # Each retry waited at least its delay; at most a scheduler tick and a worker poll (1 s each) more, plus slack.
+    assert all(delay - 0.05 <= gap <= delay + 4 for gap, delay in zip(gaps, delays, strict=True))
 
 
 def test_the_email_past_the_rate_limit_waits_for_the_next_minute(start_live_stack):
     stack = start_live_stack(EMAIL_RATE_LIMIT_PER_MINUTE="3")
     token = stack.create_user("bob")
     # Huey's limiter counts per clock minute: keep the four sends inside one.
-    if time.time() % 60 > 45:
+    if time.time() % 60 > 30:
         time.sleep(61 - time.time() % 60)
     job_ids = [_email_a_task(stack, token) for _ in range(4)]
 
