@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -73,7 +74,11 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
     was_done = task.status == Task.Status.DONE
-    tasks.task_complete(task)
+    try:
+        tasks.task_complete(task)
+    except ValidationError as error:  # a row saved around validation (a script, a raw import)
+        messages.error(request, f"Cannot complete “{task.title}”: {' '.join(error.messages)} Edit it first.")
+        return redirect("tasks:task-edit", pk=task.pk)
     _notify_if_completed(request, task, was_done)
     messages.success(request, f"Completed “{task.title}”.")
     return redirect("tasks:task-list")

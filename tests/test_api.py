@@ -17,10 +17,15 @@ def _ids(response) -> list[int]:
 
 
 class TestAuthentication:
-    def test_it_refuses_anonymous_requests(self):
-        assert APIClient().get("/api/tasks/").status_code == 401
+    @pytest.mark.parametrize("url", ["/api/tasks/", "/api/tasks/1/", "/api/notifications/", "/api/me/"])
+    def test_it_refuses_anonymous_requests(self, url):
+        assert APIClient().get(url).status_code == 401
 
-    def test_it_accepts_a_token(self, alice):
+    def test_it_refuses_anonymous_writes(self):
+        assert APIClient().post("/api/tasks/", {"title": "a"}, format="json").status_code == 401
+        assert not Task.objects.exists()
+
+    def test_it_accepts_a_token_for_reads_and_writes(self, alice):
         token = Token.objects.create(user=alice)
         client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
         assert client.get("/api/me/").json() == {
@@ -29,6 +34,15 @@ class TestAuthentication:
             "email": "alice@example.com",
             "is_staff": False,
         }
+        assert client.post("/api/tasks/", {"title": "By token"}, format="json").status_code == 201
+
+    def test_it_accepts_a_session_but_requires_the_csrf_token_to_write(self, alice):
+        client = APIClient(enforce_csrf_checks=True)
+        client.login(username="alice", password="a-long-test-password")
+        assert client.get("/api/me/").json()["id"] == alice.pk
+        response = client.post("/api/tasks/", {"title": "a"}, format="json")
+        assert response.status_code == 403
+        assert "CSRF" in response.json()["detail"]
 
     def test_it_rejects_a_wrong_token(self):
         client = APIClient(HTTP_AUTHORIZATION="Token not-a-token")
@@ -51,12 +65,20 @@ class TestTasks:
         )
         assert Notification.objects.get(user=alice).message == "New task: Plan sprint"
 
-    def test_it_assigns_a_task_to_someone_else(self, api, alice):
+    def test_it_assigns_a_task_to_someone_else_who_is_notified(self, api, alice, django_capture_on_commit_callbacks):
         bob = make_user("bob")
-        response = api.post("/api/tasks/", {"title": "For Bob", "owner": bob.pk}, format="json")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/tasks/", {"title": "For Bob", "owner": bob.pk}, format="json")
         assert response.status_code == 201
         assert Task.objects.get().owner == bob
+        assert Notification.objects.get().user == bob
         assert api.get(f"/api/tasks/{response.json()['id']}/").status_code == 200  # the creator still sees it
+
+    def test_it_ignores_read_only_fields(self, api, alice):
+        bob = make_user("bob")
+        payload = {"title": "a", "created_by": bob.pk, "completed_at": "2020-01-01T00:00:00Z", "is_overdue": True}
+        body = api.post("/api/tasks/", payload, format="json").json()
+        assert (body["created_by"], body["completed_at"], body["is_overdue"]) == (alice.pk, None, False)
 
     @pytest.mark.parametrize(
         ("payload", "field", "message"),
@@ -87,6 +109,31 @@ class TestTasks:
         gone = make_user(is_active=False)
         response = api.post("/api/tasks/", {"title": "a", "owner": gone.pk}, format="json")
         assert response.status_code == 400
+        assert response.json()["owner"] == [f'Invalid pk "{gone.pk}" - object does not exist.']
+
+    def test_it_rejects_a_bad_update_and_keeps_the_task(self, api, alice):
+        task = make_task(alice, title="Keep me")
+        response = api.patch(f"/api/tasks/{task.pk}/", {"title": "", "priority": "urgent"}, format="json")
+        assert response.status_code == 400
+        assert set(response.json()) == {"title", "priority"}
+        task.refresh_from_db()
+        assert (task.title, task.priority) == ("Keep me", "normal")
+
+    def test_it_answers_a_rule_the_service_enforces_with_a_400(self, api, alice):
+        task = make_task(alice, title="x" * 201)  # saved past validation, as old data might be
+        for response in [
+            api.patch(f"/api/tasks/{task.pk}/", {"status": "in_progress"}, format="json"),
+            api.post(f"/api/tasks/{task.pk}/complete/"),
+        ]:
+            assert response.status_code == 400
+            assert response.json() == {"title": ["Ensure this value has at most 200 characters (it has 201)."]}
+        task.refresh_from_db()
+        assert task.status == "todo"
+
+    def test_it_requires_the_title_on_a_full_update(self, api, alice):
+        task = make_task(alice)
+        response = api.put(f"/api/tasks/{task.pk}/", {"status": "done"}, format="json")
+        assert response.json() == {"title": ["This field is required."]}
 
     def test_it_updates_and_completes_a_task(self, api, alice):
         task = make_task(alice)
@@ -102,21 +149,23 @@ class TestTasks:
         assert not Task.objects.exists()
 
     def test_other_peoples_tasks_are_404_for_every_verb(self, api):
-        theirs = make_task(make_user("bob"))
+        theirs = make_task(make_user("bob"), title="Theirs")
         url = f"/api/tasks/{theirs.pk}/"
         assert api.get(url).status_code == 404
         assert api.patch(url, {"title": "mine now"}, format="json").status_code == 404
+        assert api.put(url, {"title": "mine now"}, format="json").status_code == 404
         assert api.delete(url).status_code == 404
         assert api.post(url + "complete/").status_code == 404
         assert theirs.pk not in _ids(api.get("/api/tasks/"))
         theirs.refresh_from_db()
-        assert theirs.title != "mine now"
+        assert (theirs.title, theirs.status) == ("Theirs", "todo")
 
-    def test_staff_see_every_task(self):
-        make_task(make_user())
+    def test_staff_see_and_change_every_task(self):
+        task = make_task(make_user())
         client = APIClient()
         client.force_authenticate(make_user(staff=True))
         assert client.get("/api/tasks/").json()["count"] == 1
+        assert client.post(f"/api/tasks/{task.pk}/complete/").json()["status"] == "done"
 
     def test_it_filters_by_status_priority_overdue_mine_and_due_dates(self, api, alice):
         bob = make_user("bob")
@@ -127,49 +176,91 @@ class TestTasks:
         assert _ids(api.get("/api/tasks/?priority=high")) == [late.pk]
         assert _ids(api.get("/api/tasks/?overdue=true")) == [late.pk]
         assert set(_ids(api.get("/api/tasks/?overdue=false"))) == {done.pk, given.pk}
-        assert given.pk not in _ids(api.get("/api/tasks/?mine=true"))
+        assert set(_ids(api.get("/api/tasks/?mine=true"))) == {late.pk, done.pk}
+        assert set(_ids(api.get("/api/tasks/?mine=false"))) == {late.pk, done.pk, given.pk}
         assert _ids(api.get("/api/tasks/?due_after=2050-01-01")) == [given.pk]
         assert set(_ids(api.get("/api/tasks/?due_before=2000-01-01"))) == {late.pk, done.pk}
 
     def test_it_searches_and_orders(self, api, alice):
-        make_task(alice, title="Buy milk", due_date=datetime.date(2030, 1, 2))
-        make_task(alice, title="Buy bread", due_date=datetime.date(2030, 1, 1))
-        make_task(alice, title="Call mum")
-        titles = [t["title"] for t in api.get("/api/tasks/?search=buy&ordering=due_date").json()["results"]]
-        assert titles == ["Buy bread", "Buy milk"]
+        for day, (title, due) in enumerate([("Buy milk", 2), ("Buy bread", 1), ("Call mum", None)], start=1):
+            task = make_task(alice, title=title, due_date=due and datetime.date(2030, 1, due))
+            Task.objects.filter(pk=task.pk).update(created_at=datetime.datetime(2025, 1, day, tzinfo=datetime.UTC))
+
+        def titles(query: str) -> list[str]:
+            return [task["title"] for task in api.get(f"/api/tasks/?{query}").json()["results"]]
+
+        assert titles("search=buy&ordering=due_date") == ["Buy bread", "Buy milk"]
+        assert titles("search=BUY&ordering=-due_date") == ["Buy milk", "Buy bread"]
+        assert titles("ordering=created_at") == ["Buy milk", "Buy bread", "Call mum"]
+        assert titles("ordering=-created_at") == ["Call mum", "Buy bread", "Buy milk"]
+
+    def test_it_orders_by_priority_rank_not_alphabetically(self, api, alice):
+        for priority in ["normal", "high", "low"]:
+            make_task(alice, title=priority, priority=priority)
+        ordered = [task["title"] for task in api.get("/api/tasks/?ordering=priority").json()["results"]]
+        assert ordered == ["low", "normal", "high"]
+        ordered = [task["title"] for task in api.get("/api/tasks/?ordering=-priority").json()["results"]]
+        assert ordered == ["high", "normal", "low"]
 
     @pytest.mark.parametrize(
-        "query", ["status=nope", "priority=1", "overdue=maybe", "due_before=soon", "owner=abc", "page=99"]
+        ("query", "field", "message"),
+        [
+            ("status=nope", "status", "Select a valid choice. nope is not one of the available choices."),
+            ("priority=urgent", "priority", "Select a valid choice. urgent is not one of the available choices."),
+            ("overdue=maybe", "overdue", "Select a valid choice. maybe is not one of the available choices."),
+            ("mine=yes", "mine", "Select a valid choice. yes is not one of the available choices."),
+            ("due_before=soon", "due_before", "Enter a valid date."),
+            ("due_after=2020-13-01", "due_after", "Enter a valid date."),
+            ("owner=abc", "owner", "Select a valid choice."),
+        ],
     )
-    def test_it_answers_a_bad_filter_with_a_400_or_404_not_a_500(self, api, alice, query):
+    def test_it_answers_a_bad_filter_with_a_400_and_a_message(self, api, alice, query, field, message):
         make_task(alice)
         response = api.get(f"/api/tasks/?{query}")
-        assert response.status_code in (400, 404)
-        assert response.json()
+        assert response.status_code == 400
+        assert message in response.json()[field][0]
+
+    def test_it_answers_a_page_past_the_end_with_a_404(self, api, alice):
+        make_task(alice)
+        response = api.get("/api/tasks/?page=99")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Invalid page."}
 
     def test_it_paginates_with_a_page_size_up_to_200(self, api, alice):
-        for _ in range(3):
-            make_task(alice)
+        Task.objects.bulk_create(Task(owner=alice, title=f"Task {n}") for n in range(201))
         body = api.get("/api/tasks/?page_size=2").json()
-        assert (body["count"], len(body["results"])) == (3, 2)
-        assert body["next"]
-        assert len(api.get("/api/tasks/?page_size=1000").json()["results"]) == 3
+        assert (body["count"], len(body["results"])) == (201, 2)
+        assert "page=2" in body["next"]
+        assert len(api.get("/api/tasks/").json()["results"]) == 50
+        assert len(api.get("/api/tasks/?page_size=1000").json()["results"]) == 200
+        assert len(api.get("/api/tasks/?page_size=abc").json()["results"]) == 50
 
 
 class TestNotifications:
     def test_it_lists_only_my_notifications_and_filters_unread(self, api, alice):
         mine = Notification.objects.create(user=alice, kind="task_assigned", message="mine")
+        other = Notification.objects.create(user=alice, kind="task_assigned", message="other")
         Notification.objects.create(user=make_user(), kind="task_assigned", message="theirs")
-        assert _ids(api.get("/api/notifications/")) == [mine.pk]
-        api.post(f"/api/notifications/{mine.pk}/read/")
-        assert _ids(api.get("/api/notifications/?unread=true")) == []
-        assert api.get(f"/api/notifications/{mine.pk}/").json()["read_at"] is not None
+        assert _ids(api.get("/api/notifications/")) == [other.pk, mine.pk]
+        response = api.post(f"/api/notifications/{mine.pk}/read/")
+        assert response.json()["read_at"] is not None
+        assert _ids(api.get("/api/notifications/?unread=true")) == [other.pk]
+        assert _ids(api.get("/api/notifications/?unread=false")) == [mine.pk]
+        assert api.get(f"/api/notifications/{mine.pk}/").json()["message"] == "mine"
 
-    def test_it_marks_all_read(self, api, alice):
+    def test_it_answers_a_bad_unread_filter_with_a_400(self, api):
+        response = api.get("/api/notifications/?unread=maybe")
+        assert response.status_code == 400
+        assert "maybe is not one of the available choices" in response.json()["unread"][0]
+
+    def test_it_marks_all_of_my_notifications_read_and_no_one_elses(self, api, alice):
         for n in range(3):
             Notification.objects.create(user=alice, kind="task_assigned", message=str(n))
+        theirs = Notification.objects.create(user=make_user(), kind="task_assigned", message="theirs")
         assert api.post("/api/notifications/read-all/").json() == {"marked": 3}
         assert api.post("/api/notifications/read-all/").json() == {"marked": 0}
+        theirs.refresh_from_db()
+        assert theirs.read_at is None
 
     def test_other_peoples_notifications_are_404(self, api):
         theirs = Notification.objects.create(user=make_user(), kind="task_assigned", message="theirs")
@@ -185,7 +276,10 @@ class TestSchema:
         assert response.status_code == 200
         assert b"/api/tasks/" in response.content
 
-    def test_the_docs_are_served_offline(self, api):
-        body = api.get("/api/docs/").content.decode()
-        assert "swagger-ui" in body
+    @pytest.mark.parametrize(("url", "marker"), [("/api/docs/", "swagger-ui"), ("/api/redoc/", "redoc")])
+    def test_the_docs_are_served_offline(self, api, url, marker):
+        response = api.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert f"/static/drf_spectacular_sidecar/{marker}" in body
         assert "https://" not in body

@@ -134,6 +134,14 @@ class TestTaskForms:
         theirs.refresh_from_db()
         assert (theirs.title, theirs.status) == ("Private", Task.Status.TODO)
 
+    def test_completing_an_invalid_row_explains_instead_of_failing(self, logged_in, alice):
+        task = make_task(alice, title="x" * 201)  # saved around validation, as a script might
+        response = logged_in.post(f"/tasks/{task.pk}/complete/", follow=True)
+        assert response.status_code == 200
+        assert "Cannot complete" in response.content.decode()
+        task.refresh_from_db()
+        assert task.status == Task.Status.TODO
+
     def test_complete_needs_a_post(self, logged_in, alice):
         assert logged_in.get(f"/tasks/{make_task(alice).pk}/complete/").status_code == 405
 

@@ -1,8 +1,9 @@
 import django_filters
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, When
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.filters import OrderingFilter
 
 from tasks_app.models import Notification, Task
 
@@ -34,6 +35,24 @@ class TaskFilter(django_filters.FilterSet):
     @extend_schema_field(OpenApiTypes.BOOL)
     def filter_mine(self, queryset, name, value):
         return queryset.filter(owner=self.request.user) if value else queryset
+
+
+PRIORITY_RANK = Case(
+    *[When(priority=value, then=rank) for rank, value in enumerate(Task.Priority.values)],
+    output_field=IntegerField(),
+)
+
+
+class TaskOrderingFilter(OrderingFilter):
+    """`?ordering=priority` sorts low < normal < high, not alphabetically; ties break on id (newest
+    first) so that pages stay stable."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering:
+            return ordering
+        by_rank = {"priority": PRIORITY_RANK.asc(), "-priority": PRIORITY_RANK.desc()}
+        return [by_rank.get(term, term) for term in ordering] + ["-id"]
 
 
 class NotificationFilter(django_filters.FilterSet):

@@ -24,6 +24,10 @@ urlpatterns = [
     path("jobs/<str:job_id>/cancel/", jobs.job_cancel, name="api-job-cancel"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="tasks_app/api_redoc.html"),
+        name="api-redoc",
+    ),
     path("", include(router.urls)),
 ]

@@ -1,5 +1,8 @@
 """The JSON API for tasks, notifications and the current user. Writes go through services."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import filters, mixins, serializers, status, viewsets
@@ -11,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks_app import jobs, queue
-from tasks_app.api.filters import NotificationFilter, TaskFilter
+from tasks_app.api.filters import NotificationFilter, TaskFilter, TaskOrderingFilter
 from tasks_app.api.jobs import JobAccepted, accepted
 from tasks_app.api.serializers import NotificationSerializer, TaskSerializer, UserSerializer
 from tasks_app.models import Notification, Task
@@ -23,8 +26,13 @@ class Pagination(PageNumberPagination):
     max_page_size = 200
 
 
-def _as_drf_error(error: DjangoValidationError) -> ValidationError:
-    return ValidationError(error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages})
+@contextmanager
+def service_errors_as_400() -> Iterator[None]:
+    """A service's Django ValidationError becomes DRF's: a 400 with field messages, not a 500."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        raise ValidationError(serializers.as_serializer_error(error)) from error
 
 
 class TaskViewSet(viewsets.ModelViewSet):
@@ -33,7 +41,7 @@ class TaskViewSet(viewsets.ModelViewSet):
     serializer_class = TaskSerializer
     pagination_class = Pagination
     filterset_class = TaskFilter
-    filter_backends = [*viewsets.ModelViewSet.filter_backends, filters.SearchFilter, filters.OrderingFilter]
+    filter_backends = [*viewsets.ModelViewSet.filter_backends, filters.SearchFilter, TaskOrderingFilter]
     search_fields = ["title"]
     ordering_fields = ["due_date", "created_at", "updated_at", "priority", "status", "title"]
 
@@ -43,19 +51,15 @@ class TaskViewSet(viewsets.ModelViewSet):
         return Task.objects.visible_to(self.request.user).select_related("owner")
 
     def perform_create(self, serializer: TaskSerializer) -> None:
-        try:
+        with service_errors_as_400():
             task = tasks.task_create(created_by=self.request.user, **serializer.validated_data)
-        except DjangoValidationError as error:
-            raise _as_drf_error(error) from error
         serializer.instance = task
         queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=self.request.user)
 
     def perform_update(self, serializer: TaskSerializer) -> None:
         was_done = serializer.instance.status == Task.Status.DONE
-        try:
+        with service_errors_as_400():
             serializer.instance = tasks.task_update(serializer.instance, **serializer.validated_data)
-        except DjangoValidationError as error:
-            raise _as_drf_error(error) from error
         self._notify_if_completed(serializer.instance, was_done)
 
     def _notify_if_completed(self, task: Task, was_done: bool) -> None:
@@ -67,7 +71,8 @@ class TaskViewSet(viewsets.ModelViewSet):
     def complete(self, request: Request, pk=None) -> Response:
         task = self.get_object()
         was_done = task.status == Task.Status.DONE
-        tasks.task_complete(task)
+        with service_errors_as_400():
+            tasks.task_complete(task)
         self._notify_if_completed(task, was_done)
         return Response(self.get_serializer(task).data)
 
