@@ -203,6 +203,17 @@ SPECTACULAR_SETTINGS = {
 # Immediate mode runs jobs inline (development, unit tests); `make run` turns it off.
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", DEBUG)
 HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
+# The leased queue (tasks_app/queue/): a consumer's claim on a job lasts this long past its last
+# heartbeat (it beats every few seconds); a job delivered this many times without finishing is
+# failed instead of run again (it may be what kills the consumer).
+HUEY_LEASE_SECONDS = env_int("HUEY_LEASE_SECONDS", 30)
+HUEY_MAX_DELIVERIES = env_int("HUEY_MAX_DELIVERIES", 3)
+if HUEY_LEASE_SECONDS < 10:
+    raise ImproperlyConfigured(
+        f"HUEY_LEASE_SECONDS must be at least 10 (consumers beat every 5 s); got {HUEY_LEASE_SECONDS}"
+    )
+if HUEY_MAX_DELIVERIES < 1:
+    raise ImproperlyConfigured(f"HUEY_MAX_DELIVERIES must be at least 1; got {HUEY_MAX_DELIVERIES}")
 HUEY = {
     "name": "tasks_app",
     "immediate": HUEY_IMMEDIATE,
@@ -215,22 +226,21 @@ HUEY = {
         "periodic": True,
         "check_worker_health": True,
         # SIGTERM (systemd, honcho) lets running jobs finish for up to this many seconds; SIGINT
-        # interrupts at once. An interrupted job is recorded as failed, ready to be retried.
+        # stops at once. Jobs still running then go back to the queue for the next consumer.
         "graceful_signal": "TERM",
         "shutdown_timeout": env_int("HUEY_SHUTDOWN_TIMEOUT", 30),
-        # Idle polling backs off from 0.1 s to at most this, so pickup after idle stays fast.
-        "max_delay": 1.0,
     },
 }
 if HUEY_REDIS_URL:
-    # The priority variant: plain RedisHuey refuses jobs with a priority (urgent mail has one).
-    HUEY.update({"huey_class": "huey.PriorityRedisHuey", "url": HUEY_REDIS_URL})
+    HUEY.update({"huey_class": "tasks_app.queue.holding.HoldingRedisHuey", "url": HUEY_REDIS_URL})
 else:
     HUEY.update(
         {
-            "huey_class": "tasks_app.queue_storage.SqliteHuey",
+            "huey_class": "tasks_app.queue.leased.LeasedSqliteHuey",
             "filename": str(DATA_DIR / "huey.sqlite3"),
             "timeout": 20,
+            "lease_seconds": HUEY_LEASE_SECONDS,
+            "max_deliveries": HUEY_MAX_DELIVERIES,
         }
     )
 
@@ -247,7 +257,7 @@ LOGGING = {
     },
 }
 
-# Job history (tasks_app.job_history): one row per job in the app database.
+# Job history (tasks_app/queue/): one row per job in the app database.
 JOB_HISTORY_ENABLED = env_bool("JOB_HISTORY_ENABLED", True)
 JOB_HISTORY_DAYS = env_int("JOB_HISTORY_DAYS", 14)
 # Keyword arguments whose names match one of these (case-insensitive) are shown as ***.

@@ -27,14 +27,15 @@ def _get_task_for_user(request: HttpRequest, pk: int) -> Task:
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
     filters = TaskFilterForm(request.GET)
+    filters.is_valid()  # an invalid value drops only its own filter: cleaned_data keeps the rest
+    wanted = filters.cleaned_data
     queryset = Task.objects.visible_to(request.user).select_related("owner")
-    if filters.is_valid():
-        if filters.cleaned_data["status"]:
-            queryset = queryset.filter(status=filters.cleaned_data["status"])
-        if filters.cleaned_data["overdue"]:
-            queryset = queryset.overdue()
-        if filters.cleaned_data["mine"]:
-            queryset = queryset.filter(owner=request.user)
+    if wanted.get("status"):
+        queryset = queryset.filter(status=wanted["status"])
+    if wanted.get("overdue"):
+        queryset = queryset.overdue()
+    if wanted.get("mine"):
+        queryset = queryset.filter(owner=request.user)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

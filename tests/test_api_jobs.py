@@ -4,7 +4,9 @@ import pytest
 from huey.contrib.djhuey import db_task
 from rest_framework.test import APIClient
 
-from tasks_app import job_history, queue
+from tasks_app import queue
+from tasks_app.queue.progress import report_progress
+from tasks_app.queue.writer import enqueueing
 from tasks_app.models import JobRun
 from tests.factories import api_client, make_task, make_user
 
@@ -13,13 +15,13 @@ pytestmark = pytest.mark.django_db
 
 @db_task(name="api_halve")
 def halve(n: int) -> float:
-    job_history.report_progress(1, 2, "halfway")
-    job_history.report_progress(2, 2, "done")
+    report_progress(1, 2, "halfway")
+    report_progress(2, 2, "done")
     return n / 2
 
 
 def _start(job, *args, user):
-    with job_history.enqueueing(user.pk):
+    with enqueueing(user.pk):
         return job(*args)
 
 
@@ -69,7 +71,7 @@ def test_it_needs_authentication():
 
 def test_it_cancels_a_scheduled_job_and_refuses_a_finished_one():
     alice = make_user()
-    with job_history.enqueueing(alice.pk):
+    with enqueueing(alice.pk):
         later = halve.schedule(args=(8,), delay=600)
     response = api_client(alice).post(f"/api/jobs/{later.id}/cancel/")
     assert response.status_code == 200
@@ -82,7 +84,7 @@ def test_it_cancels_a_scheduled_job_and_refuses_a_finished_one():
 
 def test_others_cannot_cancel_my_job():
     alice, bob = make_user(), make_user()
-    with job_history.enqueueing(alice.pk):
+    with enqueueing(alice.pk):
         later = halve.schedule(args=(8,), delay=600)
     assert api_client(bob).post(f"/api/jobs/{later.id}/cancel/").status_code == 404
     assert JobRun.objects.get(pk=later.id).state == JobRun.State.SCHEDULED

@@ -51,9 +51,10 @@ def test_the_overview_shows_queue_failures_schedule_and_chart(staff_client):
     assert "ZeroDivisionError" in panel and "<html" not in panel
 
 
-def test_staff_retry_a_failed_job_from_the_dashboard(staff_client):
+def test_staff_retry_a_failed_job_from_the_dashboard(staff_client, django_capture_on_commit_callbacks):
     failed = divide(1, 0)
-    response = staff_client.post(f"/ops/jobs/{failed.id}/retry/", follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"/ops/jobs/{failed.id}/retry/", follow=True)
     retry = JobRun.objects.get(retry_of_id=failed.id)
     assert response.redirect_chain[-1][0] == f"/ops/jobs/{retry.id}/"
     assert retry.state == JobRun.State.FAILED  # same arguments, same error

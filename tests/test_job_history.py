@@ -7,7 +7,9 @@ from django.core import mail
 from huey.contrib.djhuey import HUEY, db_task
 from huey.exceptions import TaskException
 
-from tasks_app import job_history, jobs, queue
+from tasks_app import jobs, queue
+from tasks_app.queue import history, pause, writer
+from tasks_app.queue.progress import report_progress
 from tasks_app.models import JobEvent, JobRun, Notification
 from tests.factories import make_task, make_user
 
@@ -19,7 +21,7 @@ def count_to(total: int, fail_at: int | None = None) -> int:
     for done in range(1, total + 1):
         if done == fail_at:
             raise ValueError(f"cannot count past {done - 1}")
-        job_history.report_progress(done, total, f"counted {done}")
+        report_progress(done, total, f"counted {done}")
     return total
 
 
@@ -84,18 +86,20 @@ def test_it_records_a_failure_with_retries_left_as_retrying(settings):
     assert _kinds(run.id) == ["enqueued", "executing", "error", "retrying", "scheduled"]
 
 
-def test_it_retries_a_failed_job_as_a_new_job_linked_to_the_old_one():
+def test_it_retries_a_failed_job_as_a_new_job_linked_to_the_old_one(django_capture_on_commit_callbacks):
     failed = count_to(3, fail_at=2)
     run = JobRun.objects.get(pk=failed.id)
     staff = make_user(staff=True)
-    # The retry runs the same message: make it succeed this time by retrying a job that can.
-    new_id = queue.retry(run, user=staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        new_id = queue.retry(run, user=staff)
     new_run = JobRun.objects.get(pk=new_id)
     assert new_run.retry_of == run
     assert new_run.triggered_by == staff
     assert new_run.state == JobRun.State.FAILED  # same arguments, same failure
     run.refresh_from_db()
     assert run.dismissed_at is not None
+    assert queue.retry(run, user=staff) == new_id  # once per failed job: a second retry is the first
+    assert JobRun.objects.filter(retry_of=run).count() == 1
 
 
 def test_it_redacts_secret_looking_keyword_arguments():
@@ -116,14 +120,14 @@ def test_it_cancels_a_scheduled_job_before_it_runs():
 
 
 def test_it_holds_a_paused_job_in_the_schedule_until_resumed():
-    queue.pause(queue.job_name(count_to))
+    queue.pause_job(queue.job_name(count_to))
     result = count_to(3)
     run = JobRun.objects.get(pk=result.id)
     assert run.state == JobRun.State.SCHEDULED
     assert "paused" in _kinds(run.id)
     assert HUEY.scheduled_count() == 1
-    queue.resume(queue.job_name(count_to))
-    assert queue.job_name(count_to) not in job_history.paused_names()
+    queue.resume_job(queue.job_name(count_to))
+    assert queue.job_name(count_to) not in pause.paused_names()
 
 
 def test_it_records_a_periodic_run_skipped_by_its_lock():
@@ -143,20 +147,20 @@ def test_it_records_nothing_when_history_is_off(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_consumer_writer_buffers_events_and_flushes_them_in_one_batch():
-    writer = job_history.Writer()
-    writer.start()
+    flusher = writer.Writer()
+    flusher.start()
     try:
         now = datetime.datetime.now(datetime.UTC)
         identity = {"name": "tests.count_to", "queue": "q", "priority": None, "args": [], "kwargs": {}}
         for n in range(50):
-            writer.add(job_history.Event(f"job-{n}", "enqueued", now, identity, {"state": JobRun.State.PENDING}))
+            flusher.add(history.Event(f"job-{n}", "enqueued", now, identity, {"state": JobRun.State.PENDING}))
         assert JobRun.objects.count() == 0  # buffered, not yet written
-        assert job_history.FLUSH_INTERVAL < 1
+        assert writer.FLUSH_INTERVAL < 1
         from tests.live_stack import wait_for
 
         wait_for(lambda: JobRun.objects.count() == 50, timeout=5, what="the flusher thread")
     finally:
-        writer.stop()
+        flusher.stop()
     assert mail.outbox == []
 
 
@@ -188,7 +192,7 @@ def slow_counter(steps: int) -> int:
 
     for done in range(1, steps + 1):
         time.sleep(0.02)
-        job_history.report_progress(done, steps)
+        report_progress(done, steps)
     return steps
 
 

@@ -56,9 +56,11 @@ class TestTaskList:
 
     def test_it_ignores_a_nonsense_filter_instead_of_failing(self, logged_in, alice):
         make_task(alice, title="Anything")
+        make_task(make_user("bob"), title="Given to Bob", created_by=alice)
         response = logged_in.get("/?status=bogus&page=abc")
         assert response.status_code == 200
-        assert _titles(response) == ["Anything"]
+        assert set(_titles(response)) == {"Anything", "Given to Bob"}
+        assert _titles(logged_in.get("/?status=bogus&mine=1")) == ["Anything"]  # the valid filter still applies
 
     def test_it_paginates(self, logged_in, alice):
         for n in range(30):
@@ -116,6 +118,22 @@ class TestTaskForms:
         logged_in.post(f"/tasks/{task.pk}/complete/")
         task.refresh_from_db()
         assert task.status == Task.Status.DONE and task.completed_at is not None
+
+    def test_the_form_offers_active_users_and_suggests_me_as_owner(self, logged_in, alice):
+        make_user("bob")
+        make_user("gone", is_active=False)
+        owner = logged_in.get("/tasks/new/").context["form"]["owner"]
+        assert owner.value() == alice.pk
+        assert [user.username for user in owner.field.queryset] == ["alice", "bob"]
+
+    def test_the_creator_and_staff_may_edit_a_task_they_do_not_own(self, client, alice):
+        bob = make_user("bob")
+        task = make_task(bob, title="Given to Bob", created_by=alice)
+        for user in [alice, make_user("boss", staff=True)]:
+            client.force_login(user)
+            assert client.get(f"/tasks/{task.pk}/").status_code == 200
+        client.force_login(make_user("carol"))
+        assert client.get(f"/tasks/{task.pk}/").status_code == 404
 
     def test_it_asks_before_deleting(self, logged_in, alice):
         task = make_task(alice, title="Doomed")

@@ -146,9 +146,9 @@ def job_pause(request: HttpRequest) -> HttpResponse:
     if name not in known:
         messages.error(request, "Unknown job name.")
     elif request.POST.get("action") == "resume":
-        queue.resume(name)
+        queue.resume_job(name)
         messages.success(request, f"Resumed {name}.")
     else:
-        queue.pause(name, user=request.user)
+        queue.pause_job(name, user=request.user)
         messages.success(request, f"Paused {name}: its runs wait until resumed.")
     return redirect("dashboard:overview")

@@ -8,7 +8,7 @@ import random
 
 from huey.exceptions import RetryTask
 
-from tasks_app import job_history
+from tasks_app.queue.signals import record_retry
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
@@ -27,7 +27,7 @@ def retry_later(task, exc: Exception, *, base: float = 10.0, cap: float = 600.0)
         raise exc
     attempt = type(task).default_retries - task.retries
     delay = backoff_delay(attempt, base=base, cap=cap)
-    job_history.record_retry(task, exc, delay)
+    record_retry(task, exc, delay)
     # Huey adds one retry back for RetryTask and takes one on requeue: spend one here.
     task.retries -= 1
     raise RetryTask(delay=delay) from exc

@@ -25,12 +25,16 @@ email_rate_limit = HUEY.rate_limit("email", limit=settings.EMAIL_RATE_LIMIT_PER_
 # Huey hands the running job to `context=True` functions as the keyword argument `task`.
 @db_task(retries=5, context=True)
 def email_send(email_id: int, task=None) -> bool:
-    """Send one Email row; SMTP and network errors are retried with backoff, jitter and a cap."""
+    """Send one Email row; SMTP and network errors are retried with backoff, jitter and a cap,
+    anything else (bad input, mail misconfigured) fails the job at once."""
     with email_rate_limit:
         try:
             return emails.email_send(email_id, final_attempt=task.retries == 0)
-        except OSError as exc:  # smtplib's errors, refused connections and timeouts are all OSErrors
+        except emails.TRANSIENT_ERRORS as exc:
             retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
+            raise
+        except Exception:
+            task.retries = 0  # else Huey retries any error at once: retrying cannot fix this one
             raise
 
 

@@ -35,6 +35,9 @@ def overdue_check() -> int:
 @db_task(context=True)
 def broadcast_send(message: str, task=None) -> dict:
     """Fan an announcement out as a chord: one broadcast_deliver job per active user, then a count."""
+    message = message.strip()
+    if not message:  # the API refuses one; a job enqueued by hand must not announce nothing
+        raise ValueError("A broadcast needs a message.")
     user_ids = list(get_user_model().objects.filter(is_active=True).values_list("pk", flat=True))
     deliveries = [broadcast_deliver.s(user_id, message, task.id) for user_id in user_ids]
     fan_out = group(deliveries).then(broadcast_summarize, task.id)

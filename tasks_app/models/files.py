@@ -27,6 +27,7 @@ class FileJob(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     job_id = models.CharField(max_length=64, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)  # the job working on it (queue.claims)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -67,6 +68,7 @@ class TaskImport(FileJob):
     created = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)  # [{"line": 3, "reason": "..."}]
+    rows_done = models.PositiveIntegerField(default=0)  # rows handled: a rerun resumes after them
 
     class Meta(FileJob.Meta):
         pass

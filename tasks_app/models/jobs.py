@@ -45,7 +45,10 @@ class JobRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
     duration = models.FloatField(null=True, blank=True)  # seconds of the last attempt
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # runs, Huey's retries included
+    # How many times the queue handed the job's current message to a consumer: more than one
+    # means a consumer died while holding it (the history shows `orphaned` and `requeued`).
+    deliveries = models.PositiveIntegerField(default=0)
     retries_left = models.IntegerField(default=0)
     progress_current = models.PositiveIntegerField(null=True, blank=True)
     progress_total = models.PositiveIntegerField(null=True, blank=True)
@@ -54,6 +57,7 @@ class JobRun(models.Model):
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     dismissed_at = models.DateTimeField(null=True, blank=True)  # a failed job an operator discarded
+    state_changed_at = models.DateTimeField(null=True, blank=True)  # when the event that set `state` happened
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -75,7 +79,7 @@ class JobRun(models.Model):
 
 
 class JobEvent(models.Model):
-    """One transition of a job, as Huey signalled it (or as the app recorded it: requeued, retried...)."""
+    """One transition of a job, as Huey or the leased queue signalled it (orphaned, requeued, recovered...)."""
 
     job = models.ForeignKey(JobRun, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30)

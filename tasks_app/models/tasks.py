@@ -120,6 +120,7 @@ class Email(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True, editable=False)  # the job sending it (queue.claims)
     dedup_key = models.CharField(max_length=200, unique=True, null=True, blank=True, editable=False)
 
     class Meta:

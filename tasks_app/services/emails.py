@@ -11,11 +11,16 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tasks_app.models import Email, Task
+from tasks_app.queue import claims
 
 logger = logging.getLogger(__name__)
 
 # Kinds whose body holds a secret (a reset link): the body is dropped once sent.
 SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET}
+
+# Failures worth another try later: smtplib's errors, refused connections and timeouts are all
+# OSErrors. Anything else (a bad address, mail misconfigured) fails the email at once.
+TRANSIENT_ERRORS = (OSError,)
 
 
 def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedup_key: str | None = None) -> Email:
@@ -51,19 +56,21 @@ def email_create_welcome(user) -> Email | None:
 def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
     """Send an unsent email once; return False when it is gone, sent or being sent.
 
-    A failure puts the row back in the queue for the next attempt, or marks it failed on the
-    last one, and re-raises so the job's retry policy applies.
+    A transient failure puts the row back in the queue for the next attempt, unless this is the
+    last one; any other failure marks it failed. Either way it re-raises for the job to decide.
     """
-    # A failed email was never sent, so a person retrying its job may send it: claim it too.
+    # A failed email was never sent, so a person retrying its job may send it: claim it too. One
+    # left `sending` by a run that died is sent by the next: if that run died after the SMTP
+    # server accepted the mail and before this row said so, the mail goes out twice.
     unsent = [Email.Status.QUEUED, Email.Status.FAILED]
-    claimed = Email.objects.filter(pk=email_id, status__in=unsent).update(status=Email.Status.SENDING)
-    if not claimed:
+    if not claims.claim(Email.objects.filter(pk=email_id), open=unsent, claimed=Email.Status.SENDING):
         return False
     email = Email.objects.get(pk=email_id)
     try:
         send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
     except Exception as exc:
-        email.status = Email.Status.FAILED if final_attempt else Email.Status.QUEUED
+        retryable = isinstance(exc, TRANSIENT_ERRORS) and not final_attempt
+        email.status = Email.Status.QUEUED if retryable else Email.Status.FAILED
         email.error = f"{type(exc).__name__}: {exc}"
         email.save(update_fields=["status", "error"])
         raise
@@ -105,11 +112,16 @@ def email_create_task_completed(task: Task) -> Email | None:
     )
 
 
+def digest_recipients():
+    """Who gets a digest: active users with an address and at least one open task."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    return users.filter(tasks__in=Task.objects.open()).distinct().order_by("username")
+
+
 def email_create_digests(today: datetime.date) -> list[Email]:
     """One digest per active user with open tasks and an address, once per user per day."""
     digests = []
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    for user in users.filter(tasks__in=Task.objects.open()).distinct():
+    for user in digest_recipients():
         open_tasks = Task.objects.open().filter(owner=user).order_by("due_date", "id")
         context = {"user": user, "tasks": open_tasks, "today": today, "overdue": open_tasks.overdue(today).count()}
         subject, body = _render("digest", context)

@@ -12,14 +12,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app.job_history import report_progress
 from tasks_app.models import Notification, Task, TaskImport, UserTaskStats
+from tasks_app.queue import claims
+from tasks_app.queue.progress import report_progress
 from tasks_app.services import tasks
 from tasks_app.services.notifications import notify
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = {"title", "description", "status", "priority", "due_date"}
+CHUNK = 100  # rows created in one transaction with the import's progress, so a rerun resumes after them
 
 
 class ImportFileError(Exception):
@@ -75,18 +77,37 @@ def _reason(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
+def _create_row(task_import: TaskImport, row: dict) -> str:
+    """Create the task of one row; return why it was refused, or "" when it was created."""
+    if None in row:
+        return "More values than columns in the header."
+    try:
+        with transaction.atomic():
+            tasks.task_create(created_by=task_import.owner, **_task_fields(row))
+    except ValidationError as error:
+        return _reason(error)
+    return ""
+
+
 def import_run(import_id: int) -> dict | None:
     """Create the tasks of a pending import, row by row; None when it is gone or not pending.
 
     Bad rows and bad files are recorded on the import (a data problem is no reason to retry).
+    Rows are created in chunks committed with the import's progress: a run that dies midway is
+    resumed by the next one (a redelivery, a retry) after the last chunk, creating no task twice.
     """
-    claimed = TaskImport.objects.filter(pk=import_id, status=TaskImport.Status.PENDING).update(
-        status=TaskImport.Status.RUNNING
-    )
-    if not claimed:
+    rows_of_import = TaskImport.objects.filter(pk=import_id)
+    if not claims.claim(
+        rows_of_import,
+        open=[TaskImport.Status.PENDING],
+        claimed=TaskImport.Status.RUNNING,
+        reopen=[TaskImport.Status.FAILED],
+        error="",
+        finished_at=None,
+    ):
         return None
     task_import = TaskImport.objects.select_related("owner").get(pk=import_id)
-    created, errors = 0, []
+    created, errors = task_import.created, list(task_import.errors)
     try:
         with task_import.file.open("rb") as handle:
             reader, _ = _read_rows(handle.read())
@@ -95,18 +116,17 @@ def import_run(import_id: int) -> dict | None:
             raise ImportFileError(f"The file has {len(rows):,} rows; the limit is {settings.IMPORT_MAX_ROWS:,}.")
         if not rows:
             raise ImportFileError("The file has a header but no rows.")
-        for number, row in enumerate(rows, start=1):
-            line = number + 1  # the header is line 1
-            if None in row:
-                errors.append({"line": line, "reason": "More values than columns in the header."})
-                continue
-            try:
-                with transaction.atomic():
-                    tasks.task_create(created_by=task_import.owner, **_task_fields(row))
-                created += 1
-            except ValidationError as error:
-                errors.append({"line": line, "reason": _reason(error)})
-            report_progress(number, len(rows), f"{number} of {len(rows)} rows")
+        for start in range(task_import.rows_done, len(rows), CHUNK):
+            with transaction.atomic():
+                for number, row in enumerate(rows[start : start + CHUNK], start=start + 1):
+                    reason = _create_row(task_import, row)
+                    if reason:
+                        errors.append({"line": number + 1, "reason": reason})  # the header is line 1
+                    else:
+                        created += 1
+                done = min(start + CHUNK, len(rows))
+                rows_of_import.update(rows_done=done, created=created, failed=len(errors), errors=errors)
+            report_progress(done, len(rows), f"{done} of {len(rows)} rows")
     except (ImportFileError, csv.Error) as error:
         message = str(error) if isinstance(error, ImportFileError) else f"The file is not valid CSV: {error}"
         TaskImport.objects.filter(pk=import_id).update(
@@ -114,12 +134,9 @@ def import_run(import_id: int) -> dict | None:
         )
         return {"import_id": import_id, "created": 0, "failed": 0, "error": message}
     except BaseException as error:  # a timeout, a lost file: the job fails and says why
+        # created/errors stay as the last committed chunk left them: a rerun resumes from there
         TaskImport.objects.filter(pk=import_id).update(
-            status=TaskImport.Status.FAILED,
-            error=f"{type(error).__name__}: {error}",
-            created=created,
-            errors=errors,
-            finished_at=timezone.now(),
+            status=TaskImport.Status.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
         )
         raise
     TaskImport.objects.filter(pk=import_id).update(

@@ -15,8 +15,9 @@ from django.utils import timezone
 from fpdf import FPDF
 from openpyxl import Workbook
 
-from tasks_app.job_history import report_progress
 from tasks_app.models import Notification, Report, Task
+from tasks_app.queue import claims
+from tasks_app.queue.progress import report_progress
 from tasks_app.services.notifications import notify
 
 logger = logging.getLogger(__name__)
@@ -111,10 +112,18 @@ def _check_not_canceled(report: Report) -> None:
 def report_build(report_id: int) -> Report | None:
     """Build a pending report, publishing progress; None when it is gone or not pending.
 
+    A report whose build died (or failed, and a person retried the job) is built again.
+
     A cancel (the row's status set to canceled) stops it between chunks of rows.
     """
-    claimed = Report.objects.filter(pk=report_id, status=Report.Status.PENDING).update(status=Report.Status.RUNNING)
-    if not claimed:
+    if not claims.claim(
+        Report.objects.filter(pk=report_id),
+        open=[Report.Status.PENDING],
+        claimed=Report.Status.RUNNING,
+        reopen=[Report.Status.FAILED],
+        error="",
+        finished_at=None,
+    ):
         return None
     report = Report.objects.select_related("owner").get(pk=report_id)
     try:

@@ -1,8 +1,12 @@
-"""A person logs in, creates a task and sees its notification arrive from the real consumer."""
+"""A person logs in, creates a task and sees its notification arrive from the real consumer;
+every task, notification and account page is opened once in a real browser."""
+
+import re
 
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, log_in
+from tests.live_stack import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -64,3 +68,30 @@ def test_every_task_page_renders_in_a_real_browser(live_stack, browser_page):
     assert page.locator("h1").inner_text() == "Notifications"
     page.goto(live_stack.url + "/api/docs/")
     page.locator(".swagger-ui").wait_for()
+
+
+def test_a_password_reset_link_arrives_by_email_and_works(live_stack, browser_page):
+    live_stack.create_user("carol")
+    page = browser_page
+    page.goto(live_stack.url + "/accounts/password_reset/")
+    page.fill("input[name=email]", "carol@example.com")
+    page.click("main button[type=submit]")
+    assert page.locator("h1").inner_text() == "Check your email"
+
+    # The consumer sends it; Django's file backend writes it under DATA_DIR/mail.
+    def reset_link() -> str | None:
+        sent = "".join(path.read_text() for path in (live_stack.data_dir / "mail").glob("*"))
+        found = re.search(r"http://\S+/accounts/reset/\S+/", sent)
+        return found and found.group(0)
+
+    page.goto(wait_for(reset_link, what="the password reset email"))
+    assert page.locator("h1").inner_text() == "Choose a new password"
+    page.fill("input[name=new_password1]", "An0ther-long-pass")
+    page.fill("input[name=new_password2]", "An0ther-long-pass")
+    page.click("main button[type=submit]")
+    assert page.locator("h1").inner_text() == "Password changed"
+
+    page.goto(live_stack.url + "/accounts/reset/MQ/not-a-token/")
+    assert page.locator("h1").inner_text() == "This link does not work"
+    log_in(page, live_stack, "carol", "An0ther-long-pass")
+    assert page.locator("h1").inner_text() == "Tasks"

@@ -3,7 +3,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from tasks_app import jobs, queue
-from tasks_app.models import Task
 from tasks_app.services import emails
 
 
@@ -15,8 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool = False, **options) -> None:
         if dry_run:
-            owners = Task.objects.open().exclude(owner__email="").values_list("owner__username", flat=True)
-            names = sorted(set(owners))
+            names = list(emails.digest_recipients().values_list("username", flat=True))
             self.stdout.write(f"Would send {len(names)} digest(s): {', '.join(names) or 'nobody'}")
             return
         with transaction.atomic():

@@ -1,0 +1,192 @@
+"""Events become JobRun rows: one JobEvent per transition, and the JobRun's columns updated.
+
+Transitions are monotonic whatever order writers commit in: each event carries the time it
+happened, and an event older than the last state change of its job is kept as history but does
+not move the job (a request's late `enqueued` never turns a finished job back into a pending one).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from huey import signals as S
+from huey.api import PeriodicTask
+from huey.contrib.djhuey import HUEY
+
+from tasks_app.models import JobEvent, JobRun
+
+State = JobRun.State
+_REDACTED = "***"
+# Columns that belong to a state: a late event leaves them as the newer state set them.
+_STATE_FIELDS = {
+    "state",
+    "state_changed_at",
+    "eta",
+    "started_at",
+    "finished_at",
+    "duration",
+    "error",
+    "traceback",
+    "result_summary",
+    "retries_left",
+    "message",
+}
+
+
+@dataclass
+class Event:
+    job_id: str
+    kind: str
+    at: datetime.datetime
+    identity: dict
+    changes: dict = field(default_factory=dict)
+    detail: str = ""
+    parent_id: str | None = None  # the job that enqueued this one (a pipeline step, a chord callback)
+
+
+def aware(value: datetime.datetime | None) -> datetime.datetime | None:
+    if value is None or timezone.is_aware(value):
+        return value
+    return value.replace(tzinfo=datetime.UTC)  # Huey runs with utc=True: naive times are UTC
+
+
+def jsonable(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    return repr(value)[:200]
+
+
+def _redact(kwargs: dict) -> dict:
+    secret = re.compile("|".join(settings.JOB_REDACTED_ARGUMENTS), re.IGNORECASE)
+    return {key: _REDACTED if secret.search(key) else jsonable(value) for key, value in kwargs.items()}
+
+
+def job_name(task_class) -> str:
+    """The name Huey registers a job under (and JobRun.name records)."""
+    return HUEY._registry.task_to_string(task_class)
+
+
+def identity(task) -> dict:
+    return {
+        "name": job_name(type(task)),
+        "queue": HUEY.name,
+        "priority": task.priority,
+        "args": jsonable(list(task.args)),
+        "kwargs": _redact({k: v for k, v in task.kwargs.items() if k != "task"}),
+        "periodic": isinstance(task, PeriodicTask),
+        "retries_left": task.retries,
+    }
+
+
+def _apply(run: JobRun, event: Event) -> set[str]:
+    """Move one JobRun through one event; return the names of the columns it changed."""
+    changes = dict(event.changes)
+    if "state" in changes:
+        if run.state_changed_at is not None and event.at < run.state_changed_at:
+            changes = {name: value for name, value in changes.items() if name not in _STATE_FIELDS}
+        else:
+            changes["state_changed_at"] = event.at
+            if changes["state"] in (State.PENDING, State.SCHEDULED) and run.state == State.RETRYING:
+                changes["state"] = State.RETRYING  # `retrying` survives the re-scheduling that follows it
+    if event.kind == S.SIGNAL_ENQUEUED and run.enqueued_at is not None:
+        changes.pop("enqueued_at", None)  # a retry re-enqueues: keep the first time
+        changes.pop("triggered_by_id", None)
+    if event.kind == S.SIGNAL_EXECUTING:
+        run.attempts += 1
+        changes["attempts"] = run.attempts
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return set(changes)
+
+
+def write(events: list[Event]) -> None:
+    """Apply a batch of events in one transaction: one SELECT of the rows they touch, then
+    `executemany` statements of only the columns that changed (Django's bulk_update builds a
+    CASE expression per field and row, which cost more than the jobs it records)."""
+    with transaction.atomic():
+        runs = JobRun.objects.in_bulk({event.job_id for event in events})
+        existing = set(runs)
+        _inherit_starter(events, runs)
+        changed: dict[str, set[str]] = defaultdict(set)
+        for event in events:
+            run = runs.get(event.job_id)
+            if run is None:
+                if not event.identity:  # progress of a job whose row is gone (pruned): nothing to update
+                    continue
+                run = runs[event.job_id] = JobRun(id=event.job_id, **event.identity)
+            changed[run.pk] |= _apply(run, event)
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            insert(cursor, [run for pk, run in runs.items() if pk not in existing], now)
+            _update(cursor, {pk: runs[pk] for pk in existing}, changed, now)
+            insert_events(cursor, [event for event in events if event.identity and event.job_id in runs])
+
+
+def _inherit_starter(events: list[Event], runs: dict) -> None:
+    """A job enqueued by another job (a next step, a chord's callback) belongs to the same person."""
+    orphans = [e for e in events if e.parent_id and e.changes.get("triggered_by_id", 0) is None]
+    if not orphans:
+        return
+    parents = {e.parent_id for e in orphans}
+    starters = dict(JobRun.objects.filter(pk__in=parents).values_list("id", "triggered_by_id"))
+    starters.update({pk: run.triggered_by_id for pk, run in runs.items() if pk in parents})
+    for event in orphans:
+        event.changes["triggered_by_id"] = starters.get(event.parent_id)
+
+
+_FIELDS = {field.attname: field for field in JobRun._meta.concrete_fields}
+_EVENT_AT = JobEvent._meta.get_field("at")
+
+
+def _prep(field, value):
+    return field.get_db_prep_save(value, connection)
+
+
+def insert(cursor, runs: list[JobRun], now) -> None:
+    """New rows, whole. ON CONFLICT: another process may have written the row meanwhile."""
+    if not runs:
+        return
+    names = list(_FIELDS)
+    columns = ", ".join(_FIELDS[name].column for name in names)
+    updates = ", ".join(f"{_FIELDS[n].column} = excluded.{_FIELDS[n].column}" for n in names if n != "id")
+    for run in runs:
+        run.updated_at = now
+    cursor.executemany(
+        f"INSERT INTO {JobRun._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(names))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}",
+        [[_prep(_FIELDS[name], getattr(run, name)) for name in names] for run in runs],
+    )
+
+
+def insert_events(cursor, events: list[Event]) -> None:
+    cursor.executemany(
+        f"INSERT INTO {JobEvent._meta.db_table} (job_id, kind, at, detail) VALUES (%s, %s, %s, %s)",
+        [(event.job_id, event.kind, _prep(_EVENT_AT, event.at), event.detail[:500]) for event in events],
+    )
+
+
+def _update(cursor, runs: dict[str, JobRun], changed: dict[str, set[str]], now) -> None:
+    """Existing rows: one UPDATE statement per set of changed columns (usually one for a batch)."""
+    groups: dict[tuple[str, ...], list[JobRun]] = defaultdict(list)
+    for pk, run in runs.items():
+        names = {name for name in changed.get(pk, ()) if name in _FIELDS and name != "id"}
+        if names:
+            groups[tuple(sorted(names | {"updated_at"}))].append(run)
+    for names, group in groups.items():
+        assignments = ", ".join(f"{_FIELDS[name].column} = %s" for name in names)
+        for run in group:
+            run.updated_at = now
+        cursor.executemany(
+            f"UPDATE {JobRun._meta.db_table} SET {assignments} WHERE id = %s",
+            [[*(_prep(_FIELDS[name], getattr(run, name)) for name in names), run.pk] for run in group],
+        )

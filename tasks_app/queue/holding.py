@@ -1,0 +1,27 @@
+"""Holding a job back without running it (a paused job), on any backend.
+
+Huey's way to skip a job from a pre-execute hook, CancelExecution, also reports the job as
+skipped to its chord: pausing `export_part` would fail every export. Here a receiver of the
+`ready` signal sets `task.hold_until`, and the job goes back to the schedule untouched.
+"""
+
+from __future__ import annotations
+
+from huey import PriorityRedisHuey
+
+SIGNAL_READY = "ready"
+
+
+class HoldingMixin:
+    def execute(self, task, timestamp=None):
+        self._emit(SIGNAL_READY, task)
+        hold_until = getattr(task, "hold_until", None)
+        if hold_until is None:
+            return super().execute(task, timestamp)
+        task.hold_until, task.eta = None, hold_until
+        self.add_schedule(task)
+        return None
+
+
+class HoldingRedisHuey(HoldingMixin, PriorityRedisHuey):
+    """The Redis queue for scale-out: Huey's priority variant (urgent mail has a priority)."""

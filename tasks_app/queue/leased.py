@@ -1,0 +1,203 @@
+"""Huey on the leased SQLite storage: a consumer claims a message, runs it, and acks it only once
+Huey is done with it (and its history is written), so a consumer that dies loses no job.
+
+`LeasedSqliteHuey` is the `huey_class` of settings.HUEY. It changes where Huey touches the queue
+and nothing else: chords, pipelines, locks, rate limits, priorities and revoke are Huey's own.
+Its extra signals tell the job history what only the queue knows:
+
+- `orphaned`: the consumer that held the job died; the job is ready again.
+- `redelivered`: a job runs again after such a death; a receiver may set `task.skip_reason`
+  when the job already finished (its ack was lost with the consumer), and it is not run again.
+- `gave-up`: the job was delivered `max_deliveries` times and never finished; it is not run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import secrets
+import threading
+
+from huey import signals as S
+from huey.api import Huey, ResultGroup, Task
+from huey.consumer import Consumer
+from huey.exceptions import ConfigurationError
+
+from tasks_app.queue import wakeup
+from tasks_app.queue.holding import HoldingMixin
+from tasks_app.queue.storage import HOSTNAME, Claim, LeasedSqliteStorage
+
+logger = logging.getLogger("huey")
+
+SIGNAL_ORPHANED = "orphaned"
+SIGNAL_REDELIVERED = "redelivered"
+SIGNAL_GAVE_UP = "gave-up"
+
+
+class LeasedSqliteHuey(HoldingMixin, Huey):
+    storage_class = LeasedSqliteStorage
+
+    def __init__(self, *args, lease_seconds: float = 30, max_deliveries: int = 3, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lease_seconds = lease_seconds
+        self.max_deliveries = max_deliveries
+        self.consumer_id: str | None = None  # set while this process runs a consumer
+        self._waker: wakeup.Waker | None = None
+        self._finished: list[int] = []  # claims Huey is done with, acked once their history is written
+        self._finished_lock = threading.Lock()
+
+    def create_consumer(self, **options):
+        return LeasedConsumer(self, **options)
+
+    # -- enqueueing (any process) ----------------------------------------------------------------
+
+    def enqueue(self, task):
+        if not isinstance(task, Task) or self._immediate:
+            return super().enqueue(task)  # groups and chords come back here one task at a time
+        if task.expires:
+            task.resolve_expires(self.utc)
+        task.message_data = self.serialize_task(task)  # serialized once: the history keeps it too
+        self._emit(S.SIGNAL_ENQUEUED, task)
+        self.storage.enqueue(task.message_data, task.priority, job_id=task.id)
+        if not self.results:
+            return None
+        results = self._pipeline_results(task)
+        return ResultGroup(results) if len(results) > 1 else results[0]
+
+    def add_schedule(self, task):
+        if self._immediate:
+            return super().add_schedule(task)
+        eta = task.eta or datetime.datetime.fromtimestamp(0)
+        self.storage.add_to_schedule(self.serialize_task(task), eta, task.priority, job_id=task.id)
+        logger.info("Added task %s to schedule, eta %s", task.id, eta)
+        self._emit(S.SIGNAL_SCHEDULED, task)
+        return None
+
+    def read_schedule(self, timestamp=None):
+        """Due delayed jobs move into the queue inside the storage, in one transaction, so the
+        scheduler is left nothing to enqueue (and a crash in between cannot lose them)."""
+        if self._immediate:
+            return super().read_schedule(timestamp)
+        moved = self.storage.enqueue_due(timestamp or self._get_timestamp())
+        for task in self._deserialize_all(moved):
+            self._emit(S.SIGNAL_ENQUEUED, task)
+        return []
+
+    # -- consuming (the consumer process) ------------------------------------------------------
+
+    def start_consuming(self) -> None:
+        self.consumer_id = f"{HOSTNAME}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._waker = wakeup.create_waker()
+        self.storage.register_consumer(self.consumer_id, self._wake_address)
+        self.release_orphans()  # a predecessor killed on this host: its jobs run again now
+
+    def stop_consuming(self) -> None:
+        self.ack_finished()
+        self.storage.unregister_consumer(self.consumer_id)
+        if self._waker is not None:
+            self._waker.close()
+
+    @property
+    def _wake_address(self) -> str | None:
+        return self._waker.address if self._waker else None
+
+    def dequeue(self):
+        """Claim the next message; when there is none, wait for a wake-up (Huey's blocking storage)."""
+        claim = self.storage.claim(self.consumer_id)
+        if claim is None:
+            self._wait()
+            claim = self.storage.claim(self.consumer_id)
+        return self._task_for(claim) if claim else None
+
+    def _wait(self) -> None:
+        if self._waker is not None:
+            self._waker.wait()
+        else:
+            threading.Event().wait(wakeup.WAIT)
+
+    def wake_workers(self, count: int) -> None:
+        if self._waker is not None:
+            self._waker.wake_all(count)
+
+    def _task_for(self, claim: Claim) -> Task | None:
+        try:
+            task = self.deserialize_task(claim.data)
+        except Exception:
+            logger.exception("dropped message %s: it cannot be read", claim.message_id)
+            self.storage.ack([claim.message_id], self.consumer_id)
+            return None
+        task.claim = claim
+        if claim.deliveries > self.max_deliveries:
+            self._emit(SIGNAL_GAVE_UP, task)
+            self.finished(task)
+            return None
+        if claim.deliveries > 1:
+            self._emit(SIGNAL_REDELIVERED, task)
+            if getattr(task, "skip_reason", None):
+                self.finished(task)
+                return None
+        return task
+
+    def execute(self, task, timestamp=None):
+        try:
+            return super().execute(task, timestamp)
+        finally:
+            self.finished(task)
+
+    def finished(self, task) -> None:
+        """Huey is done with this task's message (run, retried, rescheduled, revoked...): ack it soon."""
+        claim = getattr(task, "claim", None)
+        if claim is not None:
+            with self._finished_lock:
+                self._finished.append(claim.message_id)
+
+    def ack_finished(self) -> None:
+        """Ack the finished messages; called by the history writer once their events are written."""
+        with self._finished_lock:
+            message_ids, self._finished = self._finished, []
+        if message_ids and self.consumer_id:
+            self.storage.ack(message_ids, self.consumer_id)
+
+    def beat(self) -> None:
+        """Renew this consumer's leases and release the jobs of consumers that died."""
+        self.storage.beat(self.consumer_id, self._wake_address)
+        self.release_orphans()
+
+    def release_orphans(self) -> None:
+        for orphan in self.storage.release_orphans(self.lease_seconds, self.consumer_id):
+            try:
+                task = self.deserialize_task(orphan.data)
+            except Exception:
+                continue  # the next claim drops it with a log line
+            task.orphan = orphan
+            self._emit(SIGNAL_ORPHANED, task)
+
+    def notify_interrupted_tasks(self):
+        """A stop that could not wait for running jobs: they go back to the queue for another run."""
+        claims = [task.claim.message_id for task in list(self._tasks_in_flight) if getattr(task, "claim", None)]
+        super().notify_interrupted_tasks()
+        if claims:
+            self.storage.release(claims, self.consumer_id)
+
+
+class LeasedConsumer(Consumer):
+    """Huey's consumer, registered with the queue while it runs; thread workers only."""
+
+    def __init__(self, huey: LeasedSqliteHuey, **options):
+        worker_type = options.get("worker_type", "thread")
+        if worker_type != "thread":
+            raise ConfigurationError(
+                f"The leased SQLite queue runs thread workers only (got -k {worker_type}): its leases are held "
+                "by the consumer process. Use the default `-k thread`, and more consumers for more CPU."
+            )
+        super().__init__(huey, **options)
+
+    def start(self):
+        self.huey.start_consuming()
+        super().start()
+
+    def stop(self, graceful=False):
+        self.stop_flag.set()
+        self.huey.wake_workers(self.workers)  # idle workers wait in recv(): let them see the flag now
+        super().stop(graceful)

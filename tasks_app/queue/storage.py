@@ -1,0 +1,318 @@
+"""The leased queue on SQLite: Huey's storage contract, with claims instead of deletes.
+
+A message is *ready* (no owner), *claimed* by a consumer, or gone (acked). Each consumer keeps a
+row in `consumer` and beats it with its heartbeat: that beat is the lease of every message it
+holds. A claimed message whose consumer is dead (its process is gone, or its beat is older than
+the lease) is *orphaned*; `release_orphans()` makes it ready again. Delayed messages wait in
+`delayed` and move to `message` in one transaction when due.
+
+Results, locks and counters are stock Huey's tables and code. Nothing here imports Django: Huey
+loads this module while Django's apps are still loading.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from huey.storage import SqliteStorage
+
+from tasks_app.queue import wakeup
+
+HOSTNAME = socket.gethostname()
+
+
+@dataclass
+class Claim:
+    """A message handed to one consumer: acked when Huey is done with it, released otherwise."""
+
+    message_id: int
+    job_id: str | None
+    data: bytes
+    deliveries: int  # this claim included
+
+
+@dataclass
+class Orphan:
+    message_id: int
+    job_id: str | None
+    data: bytes
+    claimed_by: str
+    claimed_at: float
+
+
+def _placeholders(values) -> str:
+    return ",".join("?" * len(values))
+
+
+def _alive_here(consumer_id: str, pid: int, current_id: str | None) -> bool:
+    if pid == os.getpid():
+        return consumer_id == current_id
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+class LeasedSqliteStorage(SqliteStorage):
+    # Huey's workers poll a storage that does not block; LeasedSqliteHuey.dequeue() blocks on a wake-up.
+    blocking = True
+
+    table_message = (
+        "create table if not exists message ("
+        # autoincrement: ids are never reused, so messages of one priority leave in order
+        "id integer primary key autoincrement, queue text not null, job_id text, data blob not null, "
+        "priority real not null default 0, claimed_by text, claimed_at real, deliveries integer not null default 0)"
+    )
+    table_delayed = (
+        "create table if not exists delayed (id integer primary key, queue text not null, job_id text, "
+        "data blob not null, priority real not null default 0, timestamp real not null)"
+    )
+    table_consumer = (
+        "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
+        "pid integer not null, wake_address text, beat_at real not null)"
+    )
+    ddl = [
+        SqliteStorage.table_kv,
+        SqliteStorage.table_counter,
+        table_message,
+        "create index if not exists message_ready on message (queue, priority desc, id) where claimed_by is null",
+        "create index if not exists message_owner on message (claimed_by) where claimed_by is not null",
+        "create index if not exists message_job on message (job_id)",
+        table_delayed,
+        "create index if not exists delayed_due on delayed (queue, timestamp)",
+        "create index if not exists delayed_job on delayed (job_id)",
+        table_consumer,
+    ]
+
+    def __init__(self, name="huey", filename="huey.db", synchronous="NORMAL", **kwargs):
+        # WAL with synchronous=NORMAL: durable across process crashes; a power loss may lose the
+        # last commits, never the file. Stock Huey offers only FULL (an fsync a commit) or OFF.
+        self._synchronous = synchronous
+        super().__init__(name, filename, **kwargs)
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute(f"pragma synchronous={self._synchronous}")
+        return conn
+
+    # -- ready messages ------------------------------------------------------------------------
+
+    def enqueue(self, data, priority=None, job_id=None):
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "insert into message (queue, job_id, data, priority) values (?, ?, ?, ?)",
+                (self.name, job_id, self.to_blob(data), priority or 0),
+            )
+            addresses = self._wake_addresses(curs)
+        wakeup.wake(addresses)
+
+    def _wake_addresses(self, curs) -> list[str]:
+        curs.execute(
+            "select wake_address from consumer where queue = ? and host = ? and wake_address is not null",
+            (self.name, HOSTNAME),
+        )
+        return [address for (address,) in curs.fetchall()]
+
+    def claim(self, consumer_id: str) -> Claim | None:
+        """Hand the best ready message (highest priority, then oldest) to `consumer_id`."""
+        if not self.sql(
+            "select 1 from message where queue = ? and claimed_by is null limit 1", (self.name,), results=True
+        ):
+            return None  # idle: no write lock taken
+        rows = self.sql(
+            "update message set claimed_by = ?, claimed_at = ?, deliveries = deliveries + 1 "
+            "where id = (select id from message where queue = ? and claimed_by is null "
+            "order by priority desc, id limit 1) "
+            "returning id, job_id, data, deliveries",
+            (consumer_id, time.time(), self.name),
+            commit=True,
+            results=True,
+        )
+        return Claim(*rows[0]) if rows else None
+
+    def dequeue(self):
+        """Huey's contract: take the next message away for good (at most once). The consumer claims."""
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "delete from message where id = (select id from message where queue = ? and claimed_by is null "
+                "order by priority desc, id limit 1) returning data",
+                (self.name,),
+            )
+            row = curs.fetchone()
+        return row[0] if row else None
+
+    def ack(self, message_ids: list[int], consumer_id: str) -> None:
+        """Huey is done with these messages: delete them, if this consumer still holds them."""
+        for chunk in _chunks(message_ids):
+            self.sql(
+                f"delete from message where id in ({_placeholders(chunk)}) and claimed_by = ?",
+                (*chunk, consumer_id),
+                commit=True,
+            )
+
+    def release(self, message_ids: list[int], consumer_id: str, *, count_delivery: bool = False) -> None:
+        """Make these messages ready again (an interrupted run); by default the delivery is not counted."""
+        if not message_ids:
+            return
+        with self.db(commit=True) as curs:
+            for chunk in _chunks(message_ids):
+                curs.execute(
+                    "update message set claimed_by = null, claimed_at = null, "
+                    f"deliveries = deliveries - ? where id in ({_placeholders(chunk)}) and claimed_by = ?",
+                    (0 if count_delivery else 1, *chunk, consumer_id),
+                )
+            addresses = self._wake_addresses(curs)
+        wakeup.wake(addresses)
+
+    def queue_size(self):
+        return self.sql(
+            "select count(*) from message where queue = ? and claimed_by is null", (self.name,), results=True
+        )[0][0]
+
+    def claimed_size(self) -> int:
+        return self.sql(
+            "select count(*) from message where queue = ? and claimed_by is not null", (self.name,), results=True
+        )[0][0]
+
+    def enqueued_items(self, limit=None):
+        sql = "select data from message where queue = ? and claimed_by is null order by priority desc, id"
+        params = (self.name,)
+        if limit is not None:
+            sql += " limit ?"
+            params += (limit,)
+        return [data for (data,) in self.sql(sql, params, results=True)]
+
+    def flush_queue(self):
+        self.sql("delete from message where queue = ?", (self.name,), commit=True)
+
+    def job_ids_present(self, job_ids: list[str]) -> set[str]:
+        """Which of these jobs have a message waiting, delayed or claimed."""
+        present = set()
+        for chunk in _chunks(job_ids):
+            for table in ("message", "delayed"):
+                rows = self.sql(
+                    f"select job_id from {table} where queue = ? and job_id in ({_placeholders(chunk)})",
+                    (self.name, *chunk),
+                    results=True,
+                )
+                present.update(job_id for (job_id,) in rows)
+        return present
+
+    # -- delayed messages ----------------------------------------------------------------------
+
+    def add_to_schedule(self, data, ts, priority=None, job_id=None):
+        self.sql(
+            "insert into delayed (queue, job_id, data, priority, timestamp) values (?, ?, ?, ?, ?)",
+            (self.name, job_id, self.to_blob(data), priority or 0, ts.timestamp()),
+            commit=True,
+        )
+
+    def read_schedule(self, ts):
+        """Huey's contract: take the due messages away and return them (the caller enqueues them)."""
+        with self.db(commit=True) as curs:
+            curs.execute(
+                "delete from delayed where queue = ? and timestamp <= ? returning data, timestamp, id",
+                (self.name, ts.timestamp()),
+            )
+            rows = sorted(curs.fetchall(), key=lambda row: (row[1], row[2]))
+        return [data for data, _, _ in rows]
+
+    def enqueue_due(self, ts) -> list[bytes]:
+        """Move the due delayed messages into the queue in one transaction; return them.
+
+        Stock Huey deletes them, then enqueues them one by one: a crash in between loses them.
+        """
+        with self.db(commit=True) as curs:
+            params = (self.name, ts.timestamp())
+            curs.execute(
+                "insert into message (queue, job_id, data, priority) select queue, job_id, data, priority "
+                "from delayed where queue = ? and timestamp <= ? order by timestamp, id",
+                params,
+            )
+            if not curs.rowcount:
+                return []
+            curs.execute("delete from delayed where queue = ? and timestamp <= ? returning data, timestamp, id", params)
+            moved = [data for data, _, _ in sorted(curs.fetchall(), key=lambda row: (row[1], row[2]))]
+            addresses = self._wake_addresses(curs)
+        wakeup.wake(addresses)
+        return moved
+
+    def schedule_size(self):
+        return self.sql("select count(*) from delayed where queue = ?", (self.name,), results=True)[0][0]
+
+    def scheduled_items(self, limit=None):
+        sql = "select data from delayed where queue = ? order by timestamp, id"
+        params = (self.name,)
+        if limit is not None:
+            sql += " limit ?"
+            params += (limit,)
+        return [data for (data,) in self.sql(sql, params, results=True)]
+
+    def flush_schedule(self):
+        self.sql("delete from delayed where queue = ?", (self.name,), commit=True)
+
+    # -- consumers and their leases ------------------------------------------------------------
+
+    def register_consumer(self, consumer_id: str, wake_address: str | None) -> None:
+        self.sql(
+            "insert or replace into consumer (id, queue, host, pid, wake_address, beat_at) values (?, ?, ?, ?, ?, ?)",
+            (consumer_id, self.name, HOSTNAME, os.getpid(), wake_address, time.time()),
+            commit=True,
+        )
+
+    def beat(self, consumer_id: str, wake_address: str | None) -> None:
+        """Renew the lease of every message this consumer holds."""
+        with self.db(commit=True) as curs:
+            curs.execute("update consumer set beat_at = ? where id = ?", (time.time(), consumer_id))
+            renewed = curs.rowcount
+        if not renewed:  # declared dead after a long stall: its messages were released; live on
+            self.register_consumer(consumer_id, wake_address)
+
+    def unregister_consumer(self, consumer_id: str) -> None:
+        self.sql("delete from consumer where id = ?", (consumer_id,), commit=True)
+
+    def release_orphans(self, lease_seconds: float, current_id: str | None = None) -> list[Orphan]:
+        """What happens when a consumer dies: its messages become ready again.
+
+        A consumer is dead when its beat is older than the lease, or, on this host, when its
+        process is gone (so a restart after `kill -9` picks its jobs up at once). Returns the
+        messages released, with who held them since when, for the job history. `current_id` is the
+        caller's own consumer id: another row with the caller's pid is a dead predecessor (a container
+        restarts a process with the same pid).
+        """
+        with self.db(commit=True) as curs:
+            curs.execute("select id, host, pid, beat_at from consumer where queue = ?", (self.name,))
+            stale_before = time.time() - lease_seconds
+            dead = [
+                consumer_id
+                for consumer_id, host, pid, beat_at in curs.fetchall()
+                if beat_at < stale_before or (host == HOSTNAME and not _alive_here(consumer_id, pid, current_id))
+            ]
+            for chunk in _chunks(dead):
+                curs.execute(f"delete from consumer where id in ({_placeholders(chunk)})", chunk)
+            curs.execute(
+                "select id, job_id, data, claimed_by, claimed_at from message "
+                "where queue = ? and claimed_by is not null and claimed_by not in (select id from consumer)",
+                (self.name,),
+            )
+            orphans = [Orphan(*row) for row in curs.fetchall()]
+            for chunk in _chunks([orphan.message_id for orphan in orphans]):
+                curs.execute(
+                    f"update message set claimed_by = null, claimed_at = null where id in ({_placeholders(chunk)})",
+                    chunk,
+                )
+            addresses = self._wake_addresses(curs) if orphans else []
+        wakeup.wake(addresses)
+        return orphans
+
+
+def _chunks(values: list, size: int = 500):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,210 @@
+"""The history writer: events are written at once in a web process, batched in the consumer.
+
+Inside the consumer, events are buffered and a background thread writes them every
+FLUSH_INTERVAL seconds in one transaction, so recording history costs a job a list append. After
+each write the thread acks the messages whose jobs are done: a message leaves the queue only once
+its history is safe. The same thread beats: the consumer's heartbeat row, its queue leases, the
+release of dead consumers' jobs and the recovery of lost messages. In immediate mode everything
+is written inline.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import logging
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+
+from tasks_app.models import ConsumerHeartbeat
+from tasks_app.queue import history, recovery
+from tasks_app.queue.context import current
+from tasks_app.queue.leased import LeasedSqliteHuey
+
+logger = logging.getLogger("huey")
+
+FLUSH_INTERVAL = 0.2  # seconds between batched writes in the consumer
+# Beat often enough that /healthz sees a live consumer as alive: 3 beats per allowed age, at most 5 s.
+HEARTBEAT_INTERVAL = min(5.0, settings.HEALTH_CONSUMER_MAX_AGE / 3)
+
+
+class Writer:
+    """Writes events now, or buffers them for the flusher thread once the consumer starts."""
+
+    def __init__(self):
+        self._pending: list[history.Event] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._failures = 0  # flushes in a row that could not write
+        self.workers = 0
+
+    @property
+    def buffered(self) -> bool:
+        return self._thread is not None
+
+    def add(self, event: history.Event) -> None:
+        batch = getattr(current, "batch", None)
+        if batch is not None:
+            batch.append(event)
+        else:
+            self.add_many([event])
+
+    def add_many(self, events: list[history.Event]) -> None:
+        if self.buffered:
+            with self._lock:
+                self._pending.extend(events)
+        elif events:
+            history.write(events)
+
+    def flush(self) -> None:
+        """Write what is buffered, then ack the messages of finished jobs.
+
+        A batch that cannot be written stays buffered for the next flush (and its messages stay
+        claimed). A batch failing five times in a row is written event by event, so one bad
+        event is dropped, logged, and cannot hold the rest back.
+        """
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            try:
+                history.write(batch)
+            except Exception:
+                logger.exception("could not write %d job history events; will try again", len(batch))
+                self._keep(batch)
+                return
+        self._failures = 0
+        if _leased_consumer():
+            HUEY.ack_finished()
+
+    def _keep(self, batch: list[history.Event]) -> None:
+        self._failures += 1
+        if self._failures < 5:
+            with self._lock:
+                self._pending[:0] = batch
+            return
+        for event in batch:
+            try:
+                history.write([event])
+            except Exception:
+                logger.exception("dropped job history event %s of job %s", event.kind, event.job_id)
+
+    def start(self) -> None:
+        """Called by each consumer worker as it starts; the first one starts the flusher thread."""
+        with self._lock:
+            self.workers += 1
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="job-history", daemon=True)
+                self._thread.start()
+                # An interrupting stop (SIGINT, or SIGTERM past the shutdown timeout) skips the
+                # workers' shutdown hooks; the interpreter's exit still flushes what is left.
+                atexit.register(self.close)
+
+    def stop(self) -> None:
+        """Called by each consumer worker as it stops; the last one closes the writer."""
+        with self._lock:
+            self.workers -= 1
+            last = self.workers <= 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """End the flusher thread, write what is buffered, and take this consumer's heartbeat away."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout=10)
+        self.flush()
+        ConsumerHeartbeat.objects.filter(consumer_id=consumer_id()).delete()
+        if _leased_consumer():
+            HUEY.stop_consuming()
+        atexit.unregister(self.close)
+
+    def _run(self) -> None:
+        started = timezone.now()
+        next_beat = 0.0
+        while not self._stop.wait(FLUSH_INTERVAL):
+            self.flush()
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT_INTERVAL
+                _beat(started, self.workers)
+            close_old_connections()
+
+
+def _leased_consumer() -> bool:
+    """Whether this process consumes the leased SQLite queue (not Redis, not a test's writer)."""
+    return isinstance(HUEY, LeasedSqliteHuey) and HUEY.consumer_id is not None
+
+
+def consumer_id() -> str:
+    return HUEY.consumer_id if _leased_consumer() else f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _beat(started: datetime.datetime, workers: int) -> None:
+    try:
+        ConsumerHeartbeat.objects.update_or_create(
+            consumer_id=consumer_id(),
+            defaults={
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "workers": workers,
+                "started_at": started,
+                "beat_at": timezone.now(),
+            },
+        )
+        if _leased_consumer():
+            HUEY.beat()
+            recovery.requeue_lost(timezone.now())
+    except Exception:
+        logger.exception("could not beat")
+
+
+writer = Writer()
+
+
+def record(task, kind: str, detail: str = "", parent_id: str | None = None, **changes) -> None:
+    """Record one transition of `task` in its history (no-op when history is off)."""
+    if not settings.JOB_HISTORY_ENABLED:
+        return
+    event = history.Event(task.id, kind, timezone.now(), history.identity(task), changes, detail, parent_id)
+    writer.add(event)
+    logger.info(
+        "job event=%s name=%s id=%s state=%s duration=%s%s",
+        kind,
+        event.identity["name"].rsplit(".", 1)[-1],
+        task.id,
+        changes.get("state", "-"),
+        changes.get("duration", "-"),
+        f" detail={detail!r}" if detail else "",
+    )
+
+
+@contextmanager
+def enqueueing(user_id: int | None = None, recorded: frozenset[str] = frozenset()):
+    """Attribute the jobs enqueued in this block to `user_id`, and write their history in one batch.
+
+    `recorded`: ids whose history the caller already wrote (in the request's transaction).
+    """
+    previous_user, current.user_id = getattr(current, "user_id", None), user_id
+    current.recorded = recorded
+    current.last_job_id = None  # a fresh start: not the follow-up of a job this thread ran before
+    outer_batch = getattr(current, "batch", None)
+    if outer_batch is None:
+        current.batch = []
+    try:
+        yield
+    finally:
+        current.user_id, current.recorded = previous_user, frozenset()
+        if outer_batch is None:
+            batch, current.batch = current.batch, None
+            writer.add_many(batch)
