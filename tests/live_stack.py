@@ -82,8 +82,20 @@ class LiveStack:
             return False
         return True
 
-    def start_consumer(self, *args: str) -> None:
-        self.consumer = self._spawn([sys.executable, "manage.py", "run_huey", *args], "consumer.log")
+    def start_consumer(self, *args: str, with_test_jobs: bool = False) -> None:
+        """`manage.py run_huey`; with_test_jobs: the same command with tests/crash_jobs.py registered too."""
+        command = ["tests/consumer_with_test_jobs.py"] if with_test_jobs else ["manage.py", "run_huey"]
+        self.consumer = self._spawn([sys.executable, *command, *args], "consumer.log")
+
+    def kill_consumer(self) -> None:
+        """SIGKILL, as the OOM killer or a power cut would: no shutdown code runs."""
+        self.consumer.kill()
+        self.consumer.wait()
+        self.consumer = None
+
+    def shell(self, script: str) -> str:
+        """Run Python in a `manage.py shell` of this stack; return what it printed."""
+        return self.manage("shell", "--no-imports", "-c", script).stdout.strip()
 
     def wait_for_consumer(self) -> None:
         """Until the consumer has started (its first heartbeat): it flushes Huey's locks as it starts."""

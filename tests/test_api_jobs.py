@@ -5,9 +5,9 @@ from huey.contrib.djhuey import db_task
 from rest_framework.test import APIClient
 
 from tasks_app import queue
+from tasks_app.models import JobRun
 from tasks_app.queue.progress import report_progress
 from tasks_app.queue.writer import enqueueing
-from tasks_app.models import JobRun
 from tests.factories import api_client, make_task, make_user
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from tasks_app import jobs
-from tasks_app.queue.leased import LeasedSqliteHuey
 from tasks_app.models import Email, JobEvent, JobRun, Notification, Task, TaskStatsSnapshot
+from tasks_app.queue.leased import LeasedSqliteHuey
 from tasks_app.services import backups, emails, maintenance
 from tests.factories import api_client, make_task, make_user
 

@@ -8,9 +8,9 @@ from huey.contrib.djhuey import HUEY, db_task
 from huey.exceptions import TaskException
 
 from tasks_app import jobs, queue
+from tasks_app.models import JobEvent, JobRun, Notification
 from tasks_app.queue import history, pause, writer
 from tasks_app.queue.progress import report_progress
-from tasks_app.models import JobEvent, JobRun, Notification
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db

@@ -34,6 +34,7 @@ class JobRunSerializer(serializers.ModelSerializer):
             "result",
             "error",
             "attempts",
+            "deliveries",
             "retries_left",
             "enqueued_at",
             "eta",

@@ -61,6 +61,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "now": now,
         "pending": queue.pending_count(),
         "scheduled": queue.scheduled_count(),
+        "claimed": queue.claimed_count(),
+        "requeued": job_stats.requeued_jobs(now - datetime.timedelta(days=1)),
         "running": JobRun.objects.filter(state=JobRun.State.RUNNING).order_by("started_at"),
         "last_hour": job_stats.counts_by_state(now - datetime.timedelta(hours=1)),
         "last_day": job_stats.counts_by_state(now - datetime.timedelta(days=1)),

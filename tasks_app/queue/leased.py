@@ -43,6 +43,7 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         self.lease_seconds = lease_seconds
         self.max_deliveries = max_deliveries
         self.consumer_id: str | None = None  # set while this process runs a consumer
+        self._stopping = threading.Event()  # set as the consumer stops: claim nothing more
         self._waker: wakeup.Waker | None = None
         self._finished: list[int] = []  # claims Huey is done with, acked once their history is written
         self._finished_lock = threading.Lock()
@@ -104,11 +105,14 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
 
     def dequeue(self):
         """Claim the next message; when there is none, wait for a wake-up (Huey's blocking storage)."""
-        claim = self.storage.claim(self.consumer_id)
+        claim = self._claim()
         if claim is None:
             self._wait()
-            claim = self.storage.claim(self.consumer_id)
+            claim = self._claim()
         return self._task_for(claim) if claim else None
+
+    def _claim(self) -> Claim | None:
+        return None if self._stopping.is_set() else self.storage.claim(self.consumer_id)
 
     def _wait(self) -> None:
         if self._waker is not None:
@@ -116,9 +120,11 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         else:
             threading.Event().wait(wakeup.WAIT)
 
-    def wake_workers(self, count: int) -> None:
+    def stop_claiming(self, workers: int) -> None:
+        """The consumer stops: idle workers waiting for a wake-up return now, claiming nothing."""
+        self._stopping.set()
         if self._waker is not None:
-            self._waker.wake_all(count)
+            self._waker.wake_all(workers)
 
     def _task_for(self, claim: Claim) -> Task | None:
         try:
@@ -199,5 +205,5 @@ class LeasedConsumer(Consumer):
 
     def stop(self, graceful=False):
         self.stop_flag.set()
-        self.huey.wake_workers(self.workers)  # idle workers wait in recv(): let them see the flag now
+        self.huey.stop_claiming(self.workers)
         super().stop(graceful)

@@ -10,7 +10,7 @@ from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from tasks_app.models import ConsumerHeartbeat, JobRun, PausedJob
+from tasks_app.models import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
 
 State = JobRun.State
 
@@ -101,6 +101,13 @@ def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
             )
         )
     return jobs
+
+
+def requeued_jobs(since: datetime.datetime, limit: int = 20):
+    """Jobs that went back to the queue since `since` because the consumer holding them died
+    (or whose message never reached the queue), most recently changed first."""
+    job_ids = JobEvent.objects.filter(kind__in=["orphaned", "recovered"], at__gte=since).values("job_id")
+    return JobRun.objects.filter(pk__in=job_ids).order_by("-updated_at")[:limit]
 
 
 def consumers(now: datetime.datetime | None = None) -> list[dict]:

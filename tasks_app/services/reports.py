@@ -140,17 +140,17 @@ def report_build(report_id: int) -> Report | None:
         _check_not_canceled(report)
         title = f"Tasks of {report.owner.get_username()}, {timezone.localdate():%Y-%m-%d}"
         content = {"csv": _csv, "xlsx": _xlsx}.get(report.format, lambda r: _pdf(r, title))(rows)
+        # FieldFile.save writes the whole file under a fresh name before the row points at it.
+        report.file.save(f"tasks-{report.pk}.{report.format}", ContentFile(content), save=False)
     except ReportCanceled:
         Report.objects.filter(pk=report.pk).update(finished_at=timezone.now())
         logger.info("report canceled id=%s", report.pk)
         return report
-    except BaseException as exc:  # a timeout, an interrupted consumer: the job fails and says why
+    except BaseException as exc:  # a timeout, a full disk: the job fails and says why
         Report.objects.filter(pk=report.pk).update(
             status=Report.Status.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
         )
         raise
-    # FieldFile.save writes the whole file under a fresh name before the row points at it.
-    report.file.save(f"tasks-{report.pk}.{report.format}", ContentFile(content), save=False)
     report.rows = len(rows)
     report.finished_at = timezone.now()
     updated = Report.objects.filter(pk=report.pk, status=Report.Status.RUNNING).update(
