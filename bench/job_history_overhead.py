@@ -4,8 +4,8 @@
 
 Each run is a fresh subprocess on temporary SQLite files (app database and queue), alternating
 history off and on, `--repeat` times each:
-it enqueues N no-op jobs as a web process would (history written at once, one row per job),
-then runs a real Huey consumer in-process until every job has stored its result
+it enqueues N no-op jobs as a web process would (one transaction each, the history row in it),
+then runs a real Huey consumer in-process until every job has run and left the queue
 (history buffered and written in batches by the consumer's flusher thread).
 """
 
@@ -35,18 +35,20 @@ def run_variant(jobs: int, workers: int) -> None:
     def noop(i: int) -> int:
         return i
 
-    from tasks_app import job_history
+    from django.db import transaction
+
+    from tasks_app import queue
 
     start = time.perf_counter()
     for i in range(jobs):
-        with job_history.enqueueing():  # as queue.enqueue_on_commit does, one job per request
-            noop(i)
+        with transaction.atomic():  # one request, one job
+            queue.enqueue_on_commit(noop, i)
     enqueue_seconds = time.perf_counter() - start
 
-    consumer = HUEY.create_consumer(workers=workers, worker_type="thread", periodic=False, max_delay=0.05)
+    consumer = HUEY.create_consumer(workers=workers, worker_type="thread", periodic=False)
     start = time.perf_counter()
     consumer.start()
-    while HUEY.result_count() < jobs:
+    while HUEY.pending_count() or HUEY.storage.claimed_size():  # every job run and acked
         time.sleep(0.05)
     run_seconds = time.perf_counter() - start
     consumer.stop(graceful=True)

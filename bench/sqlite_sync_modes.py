@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sqlite_sync_modes.py [--jobs 5000]
 
-Prints jobs/s for stock SqliteHuey(fsync=True) (FULL), this project's storage (NORMAL) and
+Prints jobs/s for stock SqliteHuey(fsync=True) (FULL), this project's leased storage (NORMAL) and
 SqliteHuey(fsync=False) (OFF), each on a fresh file in a temporary folder.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from huey import SqliteHuey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tasks_app.queue_storage import SqliteHuey as NormalSyncSqliteHuey  # noqa: E402
+from tasks_app.queue.leased import LeasedSqliteHuey  # noqa: E402
 
 
 def enqueue_rate(huey, jobs: int) -> float:
@@ -35,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = [
         ("stock fsync=True  (synchronous=FULL)", lambda f: SqliteHuey("bench", filename=f, fsync=True)),
-        ("project storage   (synchronous=NORMAL)", lambda f: NormalSyncSqliteHuey("bench", filename=f)),
+        ("project storage   (synchronous=NORMAL)", lambda f: LeasedSqliteHuey("bench", filename=f)),
         ("stock fsync=False (synchronous=OFF)", lambda f: SqliteHuey("bench", filename=f, fsync=False)),
     ]
     with tempfile.TemporaryDirectory() as folder:

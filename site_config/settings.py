@@ -218,6 +218,11 @@ HUEY = {
     "name": "tasks_app",
     "immediate": HUEY_IMMEDIATE,
     "utc": True,
+    # A job's outcome is its JobRun (tasks_app/queue/): nothing reads Huey's result store, which
+    # would keep every return value forever at the cost of a write per job. Chords still pass
+    # their members' results (Huey stores those regardless). Unit tests, in immediate mode,
+    # keep results to read what a job returned.
+    "results": HUEY_IMMEDIATE,
     "consumer": {
         "workers": env_int("HUEY_WORKERS", 2),
         "worker_type": "thread",

@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from huey import signals as S
 from huey.api import Task, TaskWrapper, chord, group
 from huey.contrib.djhuey import HUEY
 
@@ -59,20 +58,9 @@ def _record_enqueue(task: Task, user_id: int | None, **extra) -> None:
         return
     if task.expires:
         task.resolve_expires(HUEY.utc)
-    now = timezone.now()
-    run = JobRun(
-        id=task.id,
-        **history.identity(task),
-        state=JobRun.State.PENDING,
-        state_changed_at=now,
-        enqueued_at=now,
-        triggered_by_id=user_id,
-        message=bytes(HUEY.serialize_task(task)),
-        **extra,
-    )
+    message = bytes(HUEY.serialize_task(task))
     with connection.cursor() as cursor:
-        history.insert(cursor, [run], now)
-        history.insert_events(cursor, [history.Event(task.id, S.SIGNAL_ENQUEUED, now, {"name": run.name})])
+        history.insert_enqueued(cursor, task, now=timezone.now(), user_id=user_id, message=message, **extra)
 
 
 def cancel(run: JobRun) -> bool:

@@ -65,8 +65,8 @@ class LeasedSqliteStorage(SqliteStorage):
 
     table_message = (
         "create table if not exists message ("
-        # autoincrement: ids are never reused, so messages of one priority leave in order
-        "id integer primary key autoincrement, queue text not null, job_id text, data blob not null, "
+        # A new row's id is above every id in the table, so messages of one priority leave in order.
+        "id integer primary key, queue text not null, job_id text, data blob not null, "
         "priority real not null default 0, claimed_by text, claimed_at real, deliveries integer not null default 0)"
     )
     table_delayed = (
@@ -203,6 +203,11 @@ class LeasedSqliteStorage(SqliteStorage):
                 )
                 present.update(job_id for (job_id,) in rows)
         return present
+
+    def delete_data(self, key):
+        """Huey deletes a job's revoke key after every run; most jobs have none, so look before
+        taking the write lock (stock Huey takes it every time)."""
+        return self.has_data_for_key(key) and super().delete_data(key)
 
     # -- delayed messages ----------------------------------------------------------------------
 
