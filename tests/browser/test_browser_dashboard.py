@@ -9,11 +9,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 FAIL_AN_EMAIL = """
 from django.contrib.auth import get_user_model
-from huey.contrib.djhuey import HUEY
-from tasks_app import jobs
+from tasks_app import jobs, queue
 from tasks_app.services import emails
 email = emails.email_create_welcome(get_user_model().objects.get(username="boss"))
-print(HUEY.enqueue(jobs.email_send.s(email.pk, retries=0)).id)
+print(queue.enqueue_message_on_commit(jobs.email_send.s(email.pk, retries=0)))
 """
 
 
@@ -41,6 +40,11 @@ def test_staff_retry_a_failed_job_from_the_dashboard(live_stack, browser_page):
         return page.locator("h1 .state").inner_text() == "succeeded"
 
     wait_for(succeeded, timeout=20, interval=0.5, what="the retried job to succeed")
+    retry_url = page.url
+    page.goto(live_stack.url + f"/ops/jobs/{job_id}/")  # the failed job: retried once, so a link, no button
+    assert page.get_by_role("button", name="Retry").count() == 0
+    page.get_by_role("row", name="Retried as").get_by_role("link").click()
+    assert page.url == retry_url
     page.goto(live_stack.url + "/ops/jobs/?state=failed")
     assert page.locator("h1").inner_text() == "Jobs"
     assert page.locator("table").get_by_text("email_send").count() == 1
