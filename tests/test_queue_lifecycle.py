@@ -2,19 +2,23 @@
 paused chord members wait (Huey in immediate mode)."""
 
 import datetime
+import os
+import subprocess
+import sys
 
 import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
+from huey.exceptions import ConfigurationError
 
 from tasks_app import jobs, queue
 from tasks_app.models import Email, JobEvent, JobRun, Notification, Report
 from tasks_app.queue import history, writer
 from tasks_app.services import reports
 from tests.factories import make_task, make_user
-from tests.live_stack import wait_for
+from tests.live_stack import ROOT, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +160,25 @@ def test_the_dashboard_shows_jobs_requeued_after_a_consumer_died(client):
     panel = client.get("/ops/?panel=1").content.decode()
     assert f'href="/ops/jobs/{run.pk}/"' in panel.split('id="requeued-jobs"')[1]
     assert "a consumer died while it held this job" in client.get(f"/ops/jobs/{run.pk}/").content.decode()
+
+
+def test_the_consumer_refuses_process_workers_with_a_reason():
+    with pytest.raises(ConfigurationError, match="thread workers only"):
+        HUEY.create_consumer(workers=2, worker_type="process")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HUEY_LEASE_SECONDS", "5", "HUEY_LEASE_SECONDS must be at least 10"),
+        ("HUEY_MAX_DELIVERIES", "0", "HUEY_MAX_DELIVERIES must be at least 1"),
+        ("HUEY_LEASE_SECONDS", "soon", "HUEY_LEASE_SECONDS must be a whole number"),
+    ],
+)
+def test_bad_queue_settings_stop_the_start_with_a_clear_error(variable, value, message):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_config.settings", variable: value}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -97,26 +97,46 @@ with transaction.atomic():
 """
 
 
+# A row as a queue from before this one could leave it: pending, no message kept anywhere.
+PENDING_WITHOUT_MESSAGE = """
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from tasks_app.models import JobRun
+owner = get_user_model().objects.get(username="dora")
+JobRun.objects.create(id="no-message", name="tasks_app.jobs.notifications.task_assigned_notify", queue="tasks_app",
+                      triggered_by=owner, enqueued_at=timezone.now())
+"""
+
+
 def test_a_job_whose_web_process_died_between_commit_and_enqueue_still_runs(live_stack):
     token = live_stack.create_user("dora")
     result = live_stack.manage("shell", "--no-imports", "-c", LOST_IN_THE_WINDOW, check=False)
     assert result.returncode == 9
     job_id = result.stdout.strip()
     assert job(live_stack, token, job_id)["state"] == "pending"  # committed with the task
+    live_stack.shell(PENDING_WITHOUT_MESSAGE)
 
     done = wait_for(lambda: job(live_stack, token, job_id)["state"] == "succeeded", timeout=40, what="recovery")
     assert done
     assert "recovered" in events(live_stack, job_id)
     status, notes = live_stack.api("GET", "/api/notifications/", token)
     assert [n["message"] for n in notes["results"]] == ["New task: Lost in the window"]
+    lost = wait_for(lambda: job(live_stack, token, "no-message")["state"] == "failed", what="the row to settle")
+    assert lost
+    assert job(live_stack, token, "no-message")["error"].startswith("Lost: its message never reached the queue")
 
 
-def test_an_interrupted_stop_puts_the_running_job_back_in_the_queue(start_live_stack):
-    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.25")
+@pytest.mark.parametrize(
+    ("stop", "env"),
+    [(signal.SIGINT, {}), (signal.SIGTERM, {"HUEY_SHUTDOWN_TIMEOUT": "1"})],
+    ids=["sigint", "sigterm-past-its-timeout"],
+)
+def test_an_interrupted_stop_puts_the_running_job_back_in_the_queue(start_live_stack, stop, env):
+    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.25", **env)
     token = stack.create_user("alice", staff=True)
     job_id = start_slow_report(stack, token)
 
-    stack.stop_consumer(signal.SIGINT)  # stop now: do not wait for running jobs
+    stack.stop_consumer(stop)  # SIGINT: do not wait for running jobs; SIGTERM: wait 1 s, then stop
     assert job(stack, token, job_id)["state"] == "pending"
     assert "interrupted" in events(stack, job_id)
 
