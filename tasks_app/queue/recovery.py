@@ -42,14 +42,21 @@ def requeue_lost(now: datetime.datetime) -> int:
 
 
 def _recover(run: JobRun) -> None:
-    if run.message:
-        HUEY.enqueue(HUEY.deserialize_task(bytes(run.message)))
-        detail = "its message never reached the queue (the process that enqueued it stopped): enqueued now"
-        logger.warning("job %s recovered: %s", run.pk, detail)
-        JobEvent.objects.create(job=run, kind="recovered", at=timezone.now(), detail=detail)
-        return
-    error = "Lost: its message never reached the queue and no copy was kept."
-    JobRun.objects.filter(pk=run.pk).update(
-        state=State.FAILED, error=error, finished_at=timezone.now(), state_changed_at=timezone.now()
-    )
-    JobEvent.objects.create(job=run, kind="lost", at=timezone.now(), detail=error)
+    if not run.message:
+        return _lose(run, "Lost: its message never reached the queue and no copy was kept.")
+    try:
+        task = HUEY.deserialize_task(bytes(run.message))
+    except Exception as exc:  # a job renamed or removed since: its name is no longer registered
+        return _lose(run, f"Lost: its message never reached the queue, and the copy kept cannot be read ({exc}).")
+    HUEY.enqueue(task)
+    detail = "its message never reached the queue (the process that enqueued it stopped): enqueued now"
+    logger.warning("job %s recovered: %s", run.pk, detail)
+    JobEvent.objects.create(job=run, kind="recovered", at=timezone.now(), detail=detail)
+    return None
+
+
+def _lose(run: JobRun, error: str) -> None:
+    logger.error("job %s %s", run.pk, error)
+    now = timezone.now()
+    JobRun.objects.filter(pk=run.pk).update(state=State.FAILED, error=error, finished_at=now, state_changed_at=now)
+    JobEvent.objects.create(job=run, kind="lost", at=now, detail=error)
