@@ -5,6 +5,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from tasks_app.queue import lanes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -214,6 +216,33 @@ if HUEY_LEASE_SECONDS < 10:
     )
 if HUEY_MAX_DELIVERIES < 1:
     raise ImproperlyConfigured(f"HUEY_MAX_DELIVERIES must be at least 1; got {HUEY_MAX_DELIVERIES}")
+# Lanes (tasks_app/queue/lanes.py): each job runs in one lane, and a consumer runs at most a lane's
+# limit of jobs at once, so slow work never holds every worker. The route table: job -> lane;
+# a job not listed runs in "default".
+HUEY_LANE_ROUTES = {
+    "tasks_app.jobs.emails.email_send": "emails",
+    "tasks_app.jobs.emails.task_completed_notify": "emails",
+    "tasks_app.jobs.emails.digest_send": "emails",
+    "tasks_app.jobs.files.report_build": "reports",
+    "tasks_app.jobs.files.import_run": "reports",
+    "tasks_app.jobs.files.export_part": "reports",
+    "tasks_app.jobs.files.export_combine": "reports",
+    "tasks_app.jobs.files.report_cleanup": "maintenance",
+    "tasks_app.jobs.maintenance.db_backup": "maintenance",
+    "tasks_app.jobs.maintenance.done_tasks_cleanup": "maintenance",
+    "tasks_app.jobs.maintenance.job_history_prune": "maintenance",
+    "tasks_app.jobs.maintenance.stats_snapshot": "maintenance",
+}
+try:
+    HUEY_LANES = lanes.parse_limits(
+        env_str("HUEY_LANES", "default=2,emails=2,reports=1,maintenance=1"), setting="HUEY_LANES"
+    )
+    # The lanes this consumer serves (a dedicated consumer for reports: HUEY_CONSUMER_LANES=reports).
+    HUEY_CONSUMER_LANES = env_list("HUEY_CONSUMER_LANES") or list(HUEY_LANES)
+    lanes.check_names(HUEY_LANE_ROUTES.values(), HUEY_LANES, setting="HUEY_LANE_ROUTES")
+    lanes.check_names(HUEY_CONSUMER_LANES, HUEY_LANES, setting="HUEY_CONSUMER_LANES")
+except lanes.LaneError as error:
+    raise ImproperlyConfigured(str(error)) from None
 HUEY = {
     "name": "tasks_app",
     "immediate": HUEY_IMMEDIATE,
@@ -224,7 +253,8 @@ HUEY = {
     # keep results to read what a job returned.
     "results": HUEY_IMMEDIATE,
     "consumer": {
-        "workers": env_int("HUEY_WORKERS", 2),
+        # One thread per job the consumer may run at once: the sum of its lanes' limits.
+        "workers": env_int("HUEY_WORKERS", sum(HUEY_LANES[lane] for lane in HUEY_CONSUMER_LANES)),
         "worker_type": "thread",
         # Huey's SQLite locks never expire: a crash would leave a periodic job locked forever.
         "flush_locks": True,
@@ -246,6 +276,8 @@ else:
             "timeout": 20,
             "lease_seconds": HUEY_LEASE_SECONDS,
             "max_deliveries": HUEY_MAX_DELIVERIES,
+            "lane_limits": {lane: HUEY_LANES[lane] for lane in HUEY_CONSUMER_LANES},
+            "lane_routes": HUEY_LANE_ROUTES,
         }
     )
 
@@ -271,6 +303,14 @@ JOB_REDACTED_ARGUMENTS = env_list("JOB_REDACTED_ARGUMENTS", "password,secret,tok
 # /healthz answers 503 when the consumer's heartbeat or the oldest pending job is older than these.
 HEALTH_CONSUMER_MAX_AGE = env_int("HEALTH_CONSUMER_MAX_AGE", 30)
 HEALTH_PENDING_MAX_AGE = env_int("HEALTH_PENDING_MAX_AGE", 300)
+# ... or, per lane, older than these ("reports=1800"); lanes not listed use HEALTH_PENDING_MAX_AGE.
+try:
+    HEALTH_LANE_MAX_AGE = lanes.parse_limits(
+        env_str("HEALTH_LANE_MAX_AGE"), setting="HEALTH_LANE_MAX_AGE", need_default=False
+    )
+    lanes.check_names(HEALTH_LANE_MAX_AGE, HUEY_LANES, setting="HEALTH_LANE_MAX_AGE")
+except lanes.LaneError as error:
+    raise ImproperlyConfigured(str(error)) from None
 
 # The job catalog (tasks_app/jobs/).
 EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection, transaction
+from django.db.models import Min
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -40,14 +41,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["queue_reachable"] = False
 
     newest_beat = ConsumerHeartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
-    oldest_pending = (
+    oldest_by_lane = dict(
         JobRun.objects.filter(state=JobRun.State.PENDING)
-        .order_by("enqueued_at")
-        .values_list("enqueued_at", flat=True)
-        .first()
+        .values("lane")
+        .annotate(oldest=Min("enqueued_at"))
+        .values_list("lane", "oldest")
     )
     checks["consumer_heartbeat_age"] = _age(newest_beat)
-    checks["oldest_pending_age"] = _age(oldest_pending)
+    checks["oldest_pending_age"] = _age(min(oldest_by_lane.values(), default=None))
+    checks["oldest_pending_age_by_lane"] = {lane: _age(oldest) for lane, oldest in sorted(oldest_by_lane.items())}
 
     problems = []
     if not checks["database_writable"]:
@@ -60,8 +62,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         problems.append("no consumer is running")
     elif checks["consumer_heartbeat_age"] > settings.HEALTH_CONSUMER_MAX_AGE:
         problems.append(f"consumer heartbeat older than {settings.HEALTH_CONSUMER_MAX_AGE}s")
-    if oldest_pending and checks["oldest_pending_age"] > settings.HEALTH_PENDING_MAX_AGE:
-        problems.append(f"a job has waited longer than {settings.HEALTH_PENDING_MAX_AGE}s")
+    for lane, age in checks["oldest_pending_age_by_lane"].items():
+        limit = settings.HEALTH_LANE_MAX_AGE.get(lane, settings.HEALTH_PENDING_MAX_AGE)
+        if age > limit:
+            problems.append(f"a job in lane {lane!r} has waited longer than {limit}s")
 
     body = {"status": "fail" if problems else "ok", "problems": problems, "checks": checks}
     return JsonResponse(body, status=503 if problems else 200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -63,6 +64,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "scheduled": queue.scheduled_count(),
         "claimed": queue.claimed_count(),
         "requeued": job_stats.requeued_jobs(now - datetime.timedelta(days=1)),
+        "lanes": job_stats.lanes(now),
         "running": JobRun.objects.filter(state=JobRun.State.RUNNING).order_by("started_at"),
         "last_hour": job_stats.counts_by_state(now - datetime.timedelta(hours=1)),
         "last_day": job_stats.counts_by_state(now - datetime.timedelta(days=1)),
@@ -81,9 +83,11 @@ def overview(request: HttpRequest) -> HttpResponse:
 def job_list(request: HttpRequest) -> HttpResponse:
     runs = JobRun.objects.select_related("triggered_by")
     name, state, search = request.GET.get("name", ""), request.GET.get("state", ""), request.GET.get("q", "").strip()
-    since = request.GET.get("since", "")
+    since, lane = request.GET.get("since", ""), request.GET.get("lane", "")
     if name:
         runs = runs.filter(name=name)
+    if lane in settings.HUEY_LANES:
+        runs = runs.filter(lane=lane)
     if state in JobRun.State.values:
         runs = runs.filter(state=state)
     if search:
@@ -94,8 +98,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "filters": {"name": name, "state": state, "q": search, "since": since},
+        "filters": {"name": name, "state": state, "q": search, "since": since, "lane": lane},
         "states": JobRun.State.choices,
+        "lanes": list(settings.HUEY_LANES),
         "job_names": job_stats.job_names(),
     }
     return render(request, "tasks_app/dashboard/job_list.html", context)

@@ -29,6 +29,7 @@ class JobRun(models.Model):
         max_length=200, db_index=True
     )  # Huey's registered name, e.g. tasks_app.jobs.emails.email_send
     queue = models.CharField(max_length=100)
+    lane = models.CharField(max_length=50, default="default", db_index=True)  # settings.HUEY_LANE_ROUTES
     priority = models.IntegerField(null=True, blank=True)
     args = models.JSONField(default=list, blank=True)  # as shown to people: secrets redacted
     kwargs = models.JSONField(default=dict, blank=True)

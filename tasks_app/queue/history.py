@@ -20,6 +20,7 @@ from huey.api import PeriodicTask
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import JobEvent, JobRun
+from tasks_app.queue import lanes
 
 State = JobRun.State
 _REDACTED = "***"
@@ -77,9 +78,11 @@ def job_name(task_class) -> str:
 
 
 def identity(task) -> dict:
+    name = job_name(type(task))
     return {
-        "name": job_name(type(task)),
+        "name": name,
         "queue": HUEY.name,
+        "lane": lanes.lane_of(name, settings.HUEY_LANE_ROUTES),
         "priority": task.priority,
         "args": jsonable(list(task.args)),
         "kwargs": _redact({k: v for k, v in task.kwargs.items() if k != "task"}),

@@ -18,13 +18,14 @@ import logging
 import os
 import secrets
 import threading
+from collections import Counter
 
 from huey import signals as S
 from huey.api import Huey, ResultGroup, Task
 from huey.consumer import Consumer
 from huey.exceptions import ConfigurationError
 
-from tasks_app.queue import wakeup
+from tasks_app.queue import lanes, wakeup
 from tasks_app.queue.holding import HoldingMixin
 from tasks_app.queue.storage import HOSTNAME, Claim, LeasedSqliteStorage
 
@@ -38,10 +39,22 @@ SIGNAL_GAVE_UP = "gave-up"
 class LeasedSqliteHuey(HoldingMixin, Huey):
     storage_class = LeasedSqliteStorage
 
-    def __init__(self, *args, lease_seconds: float = 30, max_deliveries: int = 3, **kwargs):
+    def __init__(
+        self,
+        *args,
+        lease_seconds: float = 30,
+        max_deliveries: int = 3,
+        lane_limits: dict[str, int] | None = None,
+        lane_routes: dict[str, str] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.lease_seconds = lease_seconds
         self.max_deliveries = max_deliveries
+        self.lane_limits = lane_limits or {lanes.DEFAULT: 1_000_000}  # the lanes this consumer serves
+        self.lane_routes = lane_routes or {}
+        self._running: Counter[str] = Counter()  # lane -> messages this consumer holds
+        self._lanes_lock = threading.Lock()
         self.consumer_id: str | None = None  # set while this process runs a consumer
         self._stopping = threading.Event()  # set as the consumer stops: claim nothing more
         self._waker: wakeup.Waker | None = None
@@ -50,6 +63,9 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
 
     def create_consumer(self, **options):
         return LeasedConsumer(self, **options)
+
+    def lane_of(self, task) -> str:
+        return lanes.lane_of(self._registry.task_to_string(type(task)), self.lane_routes)
 
     # -- enqueueing (any process) ----------------------------------------------------------------
 
@@ -60,7 +76,7 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
             task.resolve_expires(self.utc)
         task.message_data = self.serialize_task(task)  # serialized once: the history keeps it too
         self._emit(S.SIGNAL_ENQUEUED, task)
-        self.storage.enqueue(task.message_data, task.priority, job_id=task.id)
+        self.storage.enqueue(task.message_data, task.priority, job_id=task.id, lane=self.lane_of(task))
         if not self.results:
             return None
         results = self._pipeline_results(task)
@@ -70,7 +86,8 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         if self._immediate:
             return super().add_schedule(task)
         eta = task.eta or datetime.datetime.fromtimestamp(0)
-        self.storage.add_to_schedule(self.serialize_task(task), eta, task.priority, job_id=task.id)
+        data = self.serialize_task(task)
+        self.storage.add_to_schedule(data, eta, task.priority, job_id=task.id, lane=self.lane_of(task))
         logger.info("Added task %s to schedule, eta %s", task.id, eta)
         self._emit(S.SIGNAL_SCHEDULED, task)
         return None
@@ -112,7 +129,15 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         return self._task_for(claim) if claim else None
 
     def _claim(self) -> Claim | None:
-        return None if self._stopping.is_set() else self.storage.claim(self.consumer_id)
+        """Claim from the lanes below their limit; the count is taken with the claim, under one lock."""
+        if self._stopping.is_set():
+            return None
+        with self._lanes_lock:
+            open_lanes = [lane for lane, limit in self.lane_limits.items() if self._running[lane] < limit]
+            claim = self.storage.claim(self.consumer_id, open_lanes)
+            if claim is not None:
+                self._running[claim.lane] += 1
+        return claim
 
     def _wait(self) -> None:
         if self._waker is not None:
@@ -154,9 +179,19 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
     def finished(self, task) -> None:
         """Huey is done with this task's message (run, retried, rescheduled, revoked...): ack it soon."""
         claim = getattr(task, "claim", None)
-        if claim is not None:
-            with self._finished_lock:
-                self._finished.append(claim.message_id)
+        if claim is None:
+            return
+        with self._finished_lock:
+            self._finished.append(claim.message_id)
+        with self._lanes_lock:
+            was_full = self._running[claim.lane] >= self.lane_limits.get(claim.lane, 0)
+            self._running[claim.lane] -= 1
+        if was_full:
+            self.wake_one()  # a worker may be waiting for a place in this lane
+
+    def wake_one(self) -> None:
+        if self._waker is not None:
+            self._waker.wake_all(1)
 
     def ack_finished(self) -> None:
         """Ack the finished messages; called by the history writer once their events are written."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from huey.storage import SqliteStorage
 
-from tasks_app.queue import wakeup
+from tasks_app.queue import lanes, wakeup
 
 HOSTNAME = socket.gethostname()
 
@@ -32,6 +32,7 @@ class Claim:
     job_id: str | None
     data: bytes
     deliveries: int  # this claim included
+    lane: str
 
 
 @dataclass
@@ -66,12 +67,14 @@ class LeasedSqliteStorage(SqliteStorage):
     table_message = (
         "create table if not exists message ("
         # A new row's id is above every id in the table, so messages of one priority leave in order.
-        "id integer primary key, queue text not null, job_id text, data blob not null, "
-        "priority real not null default 0, claimed_by text, claimed_at real, deliveries integer not null default 0)"
+        "id integer primary key, queue text not null, job_id text, lane text not null default 'default', "
+        "data blob not null, priority real not null default 0, enqueued_at real not null, "
+        "claimed_by text, claimed_at real, deliveries integer not null default 0)"
     )
     table_delayed = (
         "create table if not exists delayed (id integer primary key, queue text not null, job_id text, "
-        "data blob not null, priority real not null default 0, timestamp real not null)"
+        "lane text not null default 'default', data blob not null, priority real not null default 0, "
+        "timestamp real not null)"
     )
     table_consumer = (
         "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
@@ -81,7 +84,7 @@ class LeasedSqliteStorage(SqliteStorage):
         SqliteStorage.table_kv,
         SqliteStorage.table_counter,
         table_message,
-        "create index if not exists message_ready on message (queue, priority desc, id) where claimed_by is null",
+        "create index if not exists message_ready on message (queue, lane, priority desc, id) where claimed_by is null",
         "create index if not exists message_owner on message (claimed_by) where claimed_by is not null",
         "create index if not exists message_job on message (job_id)",
         table_delayed,
@@ -103,11 +106,11 @@ class LeasedSqliteStorage(SqliteStorage):
 
     # -- ready messages ------------------------------------------------------------------------
 
-    def enqueue(self, data, priority=None, job_id=None):
+    def enqueue(self, data, priority=None, job_id=None, lane=lanes.DEFAULT):
         with self.db(commit=True) as curs:
             curs.execute(
-                "insert into message (queue, job_id, data, priority) values (?, ?, ?, ?)",
-                (self.name, job_id, self.to_blob(data), priority or 0),
+                "insert into message (queue, job_id, lane, data, priority, enqueued_at) values (?, ?, ?, ?, ?, ?)",
+                (self.name, job_id, lane, self.to_blob(data), priority or 0, time.time()),
             )
             addresses = self._wake_addresses(curs)
         wakeup.wake(addresses)
@@ -119,18 +122,17 @@ class LeasedSqliteStorage(SqliteStorage):
         )
         return [address for (address,) in curs.fetchall()]
 
-    def claim(self, consumer_id: str) -> Claim | None:
-        """Hand the best ready message (highest priority, then oldest) to `consumer_id`."""
-        if not self.sql(
-            "select 1 from message where queue = ? and claimed_by is null limit 1", (self.name,), results=True
-        ):
+    def claim(self, consumer_id: str, open_lanes: list[str]) -> Claim | None:
+        """Hand the best ready message of these lanes (highest priority, then oldest) to `consumer_id`."""
+        ready = f"queue = ? and claimed_by is null and lane in ({_placeholders(open_lanes)})"
+        params = (self.name, *open_lanes)
+        if not open_lanes or not self.sql(f"select 1 from message where {ready} limit 1", params, results=True):
             return None  # idle: no write lock taken
         rows = self.sql(
             "update message set claimed_by = ?, claimed_at = ?, deliveries = deliveries + 1 "
-            "where id = (select id from message where queue = ? and claimed_by is null "
-            "order by priority desc, id limit 1) "
-            "returning id, job_id, data, deliveries",
-            (consumer_id, time.time(), self.name),
+            f"where id = (select id from message where {ready} order by priority desc, id limit 1) "
+            "returning id, job_id, data, deliveries, lane",
+            (consumer_id, time.time(), *params),
             commit=True,
             results=True,
         )
@@ -191,6 +193,15 @@ class LeasedSqliteStorage(SqliteStorage):
     def flush_queue(self):
         self.sql("delete from message where queue = ?", (self.name,), commit=True)
 
+    def waiting_by_lane(self) -> dict[str, tuple[int, float]]:
+        """lane -> (messages ready, enqueue time of the oldest), for the lanes that have any."""
+        rows = self.sql(
+            "select lane, count(*), min(enqueued_at) from message where queue = ? and claimed_by is null group by lane",
+            (self.name,),
+            results=True,
+        )
+        return {lane: (count, oldest) for lane, count, oldest in rows}
+
     def job_ids_present(self, job_ids: list[str]) -> set[str]:
         """Which of these jobs have a message waiting, delayed or claimed."""
         present = set()
@@ -211,10 +222,10 @@ class LeasedSqliteStorage(SqliteStorage):
 
     # -- delayed messages ----------------------------------------------------------------------
 
-    def add_to_schedule(self, data, ts, priority=None, job_id=None):
+    def add_to_schedule(self, data, ts, priority=None, job_id=None, lane=lanes.DEFAULT):
         self.sql(
-            "insert into delayed (queue, job_id, data, priority, timestamp) values (?, ?, ?, ?, ?)",
-            (self.name, job_id, self.to_blob(data), priority or 0, ts.timestamp()),
+            "insert into delayed (queue, job_id, lane, data, priority, timestamp) values (?, ?, ?, ?, ?, ?)",
+            (self.name, job_id, lane, self.to_blob(data), priority or 0, ts.timestamp()),
             commit=True,
         )
 
@@ -236,9 +247,10 @@ class LeasedSqliteStorage(SqliteStorage):
         with self.db(commit=True) as curs:
             params = (self.name, ts.timestamp())
             curs.execute(
-                "insert into message (queue, job_id, data, priority) select queue, job_id, data, priority "
-                "from delayed where queue = ? and timestamp <= ? order by timestamp, id",
-                params,
+                "insert into message (queue, job_id, lane, data, priority, enqueued_at) "
+                "select queue, job_id, lane, data, priority, ? from delayed where queue = ? and timestamp <= ? "
+                "order by timestamp, id",
+                (time.time(), *params),
             )
             if not curs.rowcount:
                 return []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
@@ -101,6 +102,53 @@ def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
             )
         )
     return jobs
+
+
+@dataclass
+class Lane:
+    name: str
+    limit: int  # jobs of this lane one consumer runs at once
+    running: int
+    waiting: int
+    oldest_wait: float | None  # seconds the oldest waiting job has waited
+    finished_last_hour: int
+    jobs: list[str]  # the jobs routed here (short names); the default lane takes every other
+
+
+def lanes(now: datetime.datetime) -> list[Lane]:
+    """Per lane of settings.HUEY_LANES: its limit, what runs, what waits and since when, throughput."""
+    by_lane = {
+        row["lane"]: row
+        for row in JobRun.objects.filter(
+            Q(state__in=[State.RUNNING, State.PENDING]) | Q(finished_at__gte=now - datetime.timedelta(hours=1))
+        )
+        .values("lane")
+        .annotate(
+            running=Count("id", filter=Q(state=State.RUNNING)),
+            waiting=Count("id", filter=Q(state=State.PENDING)),
+            oldest=Min("enqueued_at", filter=Q(state=State.PENDING)),
+            finished=Count("id", filter=Q(finished_at__gte=now - datetime.timedelta(hours=1))),
+        )
+    }
+    routed: dict[str, list[str]] = {}
+    for job, lane in settings.HUEY_LANE_ROUTES.items():
+        routed.setdefault(lane, []).append(job.rsplit(".", 1)[-1])
+    result = []
+    for name, limit in settings.HUEY_LANES.items():
+        row = by_lane.get(name, {})
+        oldest = row.get("oldest")
+        result.append(
+            Lane(
+                name=name,
+                limit=limit,
+                running=row.get("running", 0),
+                waiting=row.get("waiting", 0),
+                oldest_wait=(now - oldest).total_seconds() if oldest else None,
+                finished_last_hour=row.get("finished", 0),
+                jobs=sorted(routed.get(name, [])),
+            )
+        )
+    return result
 
 
 def requeued_jobs(since: datetime.datetime, limit: int = 20):

@@ -50,6 +50,6 @@ def test_it_fails_when_a_job_waits_too_long(start_live_stack):
 
     def waited_too_long():
         status, body = _health(stack)
-        return status == 503 and "a job has waited longer than 1s" in body["problems"]
+        return status == 503 and "a job in lane 'default' has waited longer than 1s" in body["problems"]
 
     wait_for(waited_too_long, timeout=8, what="the pending-age check to fail")

@@ -1,0 +1,135 @@
+"""Lanes: the route table, per-lane limits in the claim, and what /ops/ and /healthz show."""
+
+import datetime
+import os
+import subprocess
+import sys
+
+import pytest
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+
+from tasks_app import jobs
+from tasks_app.models import JobRun
+from tasks_app.queue import lanes
+from tasks_app.queue.leased import LeasedSqliteHuey
+from tasks_app.services import reports
+from tests.factories import make_user
+from tests.live_stack import ROOT
+
+
+class TestSettings:
+    def test_limits_are_read_from_the_route_table_syntax(self):
+        assert lanes.parse_limits("default=2, emails=2,reports=1", setting="X") == {
+            "default": 2,
+            "emails": 2,
+            "reports": 1,
+        }
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("default=0", "must be at least 1"),
+            ("default=two", "must be a whole number"),
+            ("emails=2", "the 'default' lane is missing"),
+            ("default=1,default=2", "listed twice"),
+            ("default=1,Big Lane=1", "is not a lane name"),
+        ],
+    )
+    def test_bad_limits_are_refused_with_the_reason(self, text, message):
+        with pytest.raises(lanes.LaneError, match=message):
+            lanes.parse_limits(text, setting="HUEY_LANES")
+
+    @pytest.mark.parametrize(
+        ("variable", "value", "message"),
+        [
+            ("HUEY_LANES", "default=2,emails=0", "HUEY_LANES: the value of lane 'emails' must be at least 1"),
+            ("HUEY_LANES", "default=2", "HUEY_LANE_ROUTES: lane 'emails' is not defined in HUEY_LANES"),
+            ("HUEY_CONSUMER_LANES", "reports,nope", "HUEY_CONSUMER_LANES: lane 'nope' is not defined"),
+            ("HEALTH_LANE_MAX_AGE", "reports=soon", "HEALTH_LANE_MAX_AGE: the value of lane 'reports'"),
+        ],
+    )
+    def test_bad_lane_settings_stop_the_start_with_a_clear_error(self, variable, value, message):
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_config.settings", variable: value}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode != 0
+        assert message in result.stderr
+
+
+@pytest.fixture
+def queue_huey(tmp_path):
+    """A leased queue of its own, consumed by hand: reports limited to one at a time."""
+    huey = LeasedSqliteHuey(
+        "lanes",
+        filename=str(tmp_path / "queue.sqlite3"),
+        lane_limits={"default": 1, "reports": 1},
+        lane_routes={f"{__name__}.slow": "reports"},
+    )
+    huey.start_consuming()
+    yield huey
+    huey.stop_consuming()
+
+
+class TestClaimsRespectLimits:
+    def test_a_full_lane_leaves_its_messages_waiting_while_other_lanes_run(self, queue_huey):
+        slow = queue_huey.task(name="slow")(lambda n: n)
+        quick = queue_huey.task(name="quick")(lambda n: n)
+        slow(1), slow(2), quick(3)
+
+        first, second = queue_huey.dequeue(), queue_huey.dequeue()
+        assert [first.args, second.args] == [(1,), (3,)]  # the second report waits for the first
+        assert queue_huey.dequeue() is None  # both lanes are at their limit
+        queue_huey.execute(first)
+        assert queue_huey.dequeue().args == (2,)
+
+    def test_the_best_message_of_any_open_lane_goes_first(self, queue_huey):
+        slow = queue_huey.task(name="slow")(lambda n: n)
+        quick = queue_huey.task(name="quick")(lambda n: n)
+        quick(1)
+        queue_huey.enqueue(slow.s(2, priority=10))
+        assert queue_huey.dequeue().args == (2,)
+
+    def test_a_consumer_serving_some_lanes_never_claims_from_the_others(self, tmp_path):
+        huey = LeasedSqliteHuey(
+            "lanes", filename=str(tmp_path / "q.sqlite3"), lane_limits={"reports": 1}, lane_routes={}
+        )
+        quick = huey.task(name="quick")(lambda: None)
+        quick()
+        huey.start_consuming()
+        try:
+            assert huey.dequeue() is None
+            assert huey.pending_count() == 1
+        finally:
+            huey.stop_consuming()
+
+
+@pytest.mark.django_db
+class TestVisibility:
+    def test_a_job_records_its_lane(self, alice):
+        report = reports.report_request(owner=alice, format="csv")
+        result = jobs.report_build(report.pk)
+        assert JobRun.objects.get(pk=result.id).lane == "reports"
+        assert HUEY.lane_of(jobs.email_send.s(1)) == "emails"
+
+    def test_ops_shows_each_lane_and_the_job_list_filters_by_lane(self, client, alice):
+        client.force_login(make_user(staff=True))
+        report = reports.report_request(owner=alice, format="csv")
+        jobs.report_build(report.pk)
+        jobs.task_assigned_notify(0)
+        panel = client.get("/ops/?panel=1").content.decode()
+        lanes_table = panel.split('id="lanes"')[1].split("</table>")[0]
+        assert "report_build" in lanes_table and "email_send" in lanes_table and "every other job" in lanes_table
+        listed = client.get("/ops/jobs/?lane=reports").content.decode().split("<tbody>")[1]
+        assert "report_build" in listed and "task_assigned_notify" not in listed
+
+    def test_healthz_names_the_lane_whose_oldest_job_waited_too_long(self, client, settings):
+        settings.HEALTH_LANE_MAX_AGE = {"reports": 60}
+        long_ago = timezone.now() - datetime.timedelta(minutes=2)
+        JobRun.objects.create(
+            id="waiting", name="tasks_app.jobs.files.report_build", lane="reports", enqueued_at=long_ago
+        )
+        body = client.get("/healthz").json()
+        assert body["problems"] == ["a job in lane 'reports' has waited longer than 60s"]
+        assert body["checks"]["oldest_pending_age_by_lane"]["reports"] >= 120
