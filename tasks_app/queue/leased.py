@@ -19,17 +19,24 @@ import os
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from huey import signals as S
 from huey.api import Huey, ResultGroup, Task
 from huey.consumer import Consumer
 from huey.exceptions import ConfigurationError
+from huey.utils import Error
 
 from tasks_app.queue import lanes, wakeup
 from tasks_app.queue.holding import HoldingMixin
 from tasks_app.queue.storage import HOSTNAME, Claim, LeasedSqliteStorage
 
 logger = logging.getLogger("huey")
+
+
+class GaveUp(Exception):
+    """A job delivered `max_deliveries` times that never finished."""
+
 
 SIGNAL_ORPHANED = "orphaned"
 SIGNAL_REDELIVERED = "redelivered"
@@ -111,7 +118,7 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         self.release_orphans()  # a predecessor killed on this host: its jobs run again now
 
     def stop_consuming(self) -> None:
-        self.ack_finished()
+        """The last step of a consumer: the history writer has flushed (and acked) what it had."""
         self.storage.unregister_consumer(self.consumer_id)
         if self._waker is not None:
             self._waker.close()
@@ -159,16 +166,22 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
             self.storage.ack([claim.message_id], self.consumer_id)
             return None
         task.claim = claim
-        if claim.deliveries > self.max_deliveries:
-            self._emit(SIGNAL_GAVE_UP, task)
-            self.finished(task)
-            return None
         if claim.deliveries > 1:
             self._emit(SIGNAL_REDELIVERED, task)
-            if getattr(task, "skip_reason", None):
+            if getattr(task, "skip_reason", None):  # it had finished: only its ack was lost
                 self.finished(task)
                 return None
+        if claim.deliveries > self.max_deliveries:
+            self._give_up(task)
+            return None
         return task
+
+    def _give_up(self, task) -> None:
+        """Not run again: fail it as Huey fails a job for good, so its chord (if any) goes on."""
+        reason = GaveUp(f"the consumer stopped {task.claim.deliveries - 1} times while running this job")
+        self._emit(SIGNAL_GAVE_UP, task)
+        self._abort_chord_member(task, Error(self.build_error_result(task, reason)))
+        self.finished(task)
 
     def execute(self, task, timestamp=None):
         try:
@@ -193,26 +206,41 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         if self._waker is not None:
             self._waker.wake_all(1)
 
-    def ack_finished(self) -> None:
-        """Ack the finished messages; called by the history writer once their events are written."""
+    def take_finished(self) -> list[int]:
+        """The messages Huey is done with, to be acked once their history is written."""
         with self._finished_lock:
             message_ids, self._finished = self._finished, []
-        if message_ids and self.consumer_id:
-            self.storage.ack(message_ids, self.consumer_id)
+        return message_ids
 
-    def beat(self) -> None:
+    def keep_finished(self, message_ids: list[int]) -> None:
+        """Their history could not be written: ack them with a later batch."""
+        with self._finished_lock:
+            self._finished[:0] = message_ids
+
+    def ack(self, message_ids: list[int]) -> None:
+        self.storage.ack(message_ids, self.consumer_id)
+
+    def beat(self, before_release: Callable[[], None] | None = None) -> None:
         """Renew this consumer's leases and release the jobs of consumers that died."""
         self.storage.beat(self.consumer_id, self._wake_address)
-        self.release_orphans()
+        self.release_orphans(before_release)
 
-    def release_orphans(self) -> None:
-        for orphan in self.storage.release_orphans(self.lease_seconds, self.consumer_id):
+    def release_orphans(self, before_release: Callable[[], None] | None = None) -> None:
+        """What happens when a consumer dies: its jobs are signalled `orphaned` (their history is
+        written by `before_release`, or at once), then released for another consumer. Should this
+        consumer die in between, the jobs are still held by the dead one: found again, not lost."""
+        orphans = self.storage.find_orphans(self.lease_seconds, self.consumer_id)
+        for orphan in orphans:
             try:
                 task = self.deserialize_task(orphan.data)
             except Exception:
                 continue  # the next claim drops it with a log line
             task.orphan = orphan
             self._emit(SIGNAL_ORPHANED, task)
+        if orphans:
+            if before_release is not None:
+                before_release()
+            self.storage.release_orphans(orphans)
 
     def notify_interrupted_tasks(self):
         """A stop that could not wait for running jobs: they go back to the queue for another run."""

@@ -146,7 +146,11 @@ def _on_orphaned(signal, task, *args) -> None:
     orphan = task.orphan
     since = datetime.datetime.fromtimestamp(orphan.claimed_at, datetime.UTC)
     record(task, signal, detail=f"held by consumer {orphan.claimed_by} since {since:%Y-%m-%d %H:%M:%S} UTC, now gone")
-    record(task, "requeued", detail="back in the queue for another consumer", state=State.PENDING)
+    state = JobRun.objects.filter(pk=task.id).values_list("state", flat=True).first()
+    if state in JobRun.FINISHED_STATES:  # it had finished; only its ack died with the consumer
+        record(task, "requeued", detail=f"already {state}: its next delivery only acks it")
+    else:
+        record(task, "requeued", detail="back in the queue for another consumer", state=State.PENDING)
 
 
 @HUEY.signal(leased.SIGNAL_REDELIVERED)

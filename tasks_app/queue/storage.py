@@ -50,7 +50,7 @@ def _placeholders(values) -> str:
 
 def _alive_here(consumer_id: str, pid: int, current_id: str | None) -> bool:
     if pid == os.getpid():
-        return consumer_id == current_id
+        return current_id is None or consumer_id == current_id
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -294,14 +294,14 @@ class LeasedSqliteStorage(SqliteStorage):
     def unregister_consumer(self, consumer_id: str) -> None:
         self.sql("delete from consumer where id = ?", (consumer_id,), commit=True)
 
-    def release_orphans(self, lease_seconds: float, current_id: str | None = None) -> list[Orphan]:
-        """What happens when a consumer dies: its messages become ready again.
+    def find_orphans(self, lease_seconds: float, current_id: str | None = None) -> list[Orphan]:
+        """The messages held by dead consumers, with who held them since when.
 
         A consumer is dead when its beat is older than the lease, or, on this host, when its
-        process is gone (so a restart after `kill -9` picks its jobs up at once). Returns the
-        messages released, with who held them since when, for the job history. `current_id` is the
-        caller's own consumer id: another row with the caller's pid is a dead predecessor (a container
-        restarts a process with the same pid).
+        process is gone (so a restart after `kill -9` finds its jobs at once). Dead consumers'
+        rows are deleted; their messages stay claimed until `release_orphans`. `current_id` is
+        the caller's own consumer id: another row with the caller's pid is a dead predecessor (a
+        container restarts a process with the same pid); without it, such rows count as alive.
         """
         with self.db(commit=True) as curs:
             curs.execute("select id, host, pid, beat_at from consumer where queue = ?", (self.name,))
@@ -314,19 +314,23 @@ class LeasedSqliteStorage(SqliteStorage):
             for chunk in _chunks(dead):
                 curs.execute(f"delete from consumer where id in ({_placeholders(chunk)})", chunk)
             curs.execute(
-                "select id, job_id, data, claimed_by, claimed_at from message "
-                "where queue = ? and claimed_by is not null and claimed_by not in (select id from consumer)",
-                (self.name,),
+                f"select id, job_id, data, claimed_by, claimed_at from message where {self._ORPHANED}", (self.name,)
             )
-            orphans = [Orphan(*row) for row in curs.fetchall()]
+            return [Orphan(*row) for row in curs.fetchall()]
+
+    _ORPHANED = "queue = ? and claimed_by is not null and claimed_by not in (select id from consumer)"
+
+    def release_orphans(self, orphans: list[Orphan]) -> None:
+        """Make these orphaned messages ready again (unless their consumer came back meanwhile)."""
+        with self.db(commit=True) as curs:
             for chunk in _chunks([orphan.message_id for orphan in orphans]):
                 curs.execute(
-                    f"update message set claimed_by = null, claimed_at = null where id in ({_placeholders(chunk)})",
-                    chunk,
+                    "update message set claimed_by = null, claimed_at = null "
+                    f"where id in ({_placeholders(chunk)}) and {self._ORPHANED}",
+                    (*chunk, self.name),
                 )
-            addresses = self._wake_addresses(curs) if orphans else []
+            addresses = self._wake_addresses(curs)
         wakeup.wake(addresses)
-        return orphans
 
 
 def _chunks(values: list, size: int = 500):

@@ -66,12 +66,15 @@ class Writer:
             history.write(events)
 
     def flush(self) -> None:
-        """Write what is buffered, then ack the messages of finished jobs.
+        """Write what is buffered, then ack the messages of the jobs that had finished before.
 
-        A batch that cannot be written stays buffered for the next flush (and its messages stay
-        claimed). A batch failing five times in a row is written event by event, so one bad
-        event is dropped, logged, and cannot hold the rest back.
+        The finished messages are taken first: a job's events are buffered before its message
+        counts as finished, so every message acked here has its history in this batch or an
+        earlier one. A batch that cannot be written stays buffered for the next flush (and its
+        messages stay claimed). A batch failing five times in a row is written event by event, so
+        one bad event is dropped, logged, and cannot hold the rest back.
         """
+        finished = HUEY.take_finished() if _leased_consumer() else []
         with self._lock:
             batch, self._pending = self._pending, []
         if batch:
@@ -80,10 +83,11 @@ class Writer:
             except Exception:
                 logger.exception("could not write %d job history events; will try again", len(batch))
                 self._keep(batch)
+                HUEY.keep_finished(finished)
                 return
         self._failures = 0
-        if _leased_consumer():
-            HUEY.ack_finished()
+        if finished:
+            HUEY.ack(finished)
 
     def _keep(self, batch: list[history.Event]) -> None:
         self._failures += 1
@@ -163,7 +167,7 @@ def _beat(started: datetime.datetime, workers: int) -> None:
             },
         )
         if _leased_consumer():
-            HUEY.beat()
+            HUEY.beat(before_release=writer.flush)  # the orphans' history is written before they go back
             recovery.requeue_lost(timezone.now())
     except Exception:
         logger.exception("could not beat")

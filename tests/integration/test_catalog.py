@@ -77,10 +77,10 @@ def test_the_email_past_the_rate_limit_waits_for_the_next_minute(start_live_stac
 HOLD_LOCK_AND_RUN = """
 import time
 from huey.contrib.djhuey import HUEY
-from tasks_app import jobs
+from tasks_app import jobs, queue
 from tasks_app.models import JobRun
 with HUEY.lock_task("overdue-check"):
-    job_id = jobs.overdue_check().id
+    job_id = queue.enqueue_message_on_commit(jobs.overdue_check.s())
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and not JobRun.objects.filter(pk=job_id, state="revoked").exists():
         time.sleep(0.1)
@@ -97,11 +97,10 @@ def test_a_periodic_run_that_overlaps_a_running_one_is_skipped(live_stack):
 
 FAIL_FOR_GOOD = """
 from django.contrib.auth import get_user_model
-from huey.contrib.djhuey import HUEY
-from tasks_app import jobs
+from tasks_app import jobs, queue
 from tasks_app.services import emails
 email = emails.email_create_welcome(get_user_model().objects.get(username="carol"))
-print(HUEY.enqueue(jobs.email_send.s(email.pk, retries=1)).id)
+print(queue.enqueue_message_on_commit(jobs.email_send.s(email.pk, retries=1)))
 """
 
 EMAIL_STATUS = """
