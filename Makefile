@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DATA_DIR="$(DATA_DIR)" WEB_BIND="$(WEB_BIND)" HUEY_IMMEDIATE=0 \
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(DATA_DIR)/secret_key)}"
 
-.PHONY: run dev test lint check install install-dev system-deps clean
+.PHONY: run dev test soak bench lint check install install-dev system-deps clean
 
 run: install
 	@mkdir -p $(DATA_DIR)
@@ -31,6 +31,16 @@ dev: install
 
 test: install-dev system-deps lint check
 	$(PY) -m pytest
+
+# Not part of `make test`: minutes of work that print figures.
+soak: install-dev
+	$(PY) bench/kill_soak.py
+
+bench: install-dev
+	$(PY) bench/stock_vs_leased.py
+	$(PY) bench/job_history_overhead.py
+	$(PY) bench/lanes.py
+	$(PY) bench/sqlite_sync_modes.py
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,12 @@
 """The history writer: events are written at once in a web process, batched in the consumer.
 
-Inside the consumer, events are buffered and a background thread writes them every
-FLUSH_INTERVAL seconds in one transaction, so recording history costs a job a list append. After
-each write the thread acks the messages whose jobs are done: a message leaves the queue only once
-its history is safe. The same thread beats: the consumer's heartbeat row, its queue leases, the
+Inside the consumer, events are buffered and a background thread writes them in one transaction
+as soon as it is free (a group commit: under load, the events that came in while it wrote form
+the next batch), so recording history costs a job a list append. After each write the thread
+acks the messages whose jobs are done: a message leaves the queue only once its history is safe,
+and a consumer killed under load leaves only the jobs of one short batch to run again. The
+events of a job delivered again after its consumer died are written at once: if it finishes and
+this consumer dies too, the next one sees that it finished. The same thread beats: the consumer's heartbeat row, its queue leases, the
 release of dead consumers' jobs and the recovery of lost messages. In immediate mode everything
 is written inline.
 """
@@ -31,7 +34,8 @@ from tasks_app.queue.leased import LeasedSqliteHuey
 
 logger = logging.getLogger("huey")
 
-FLUSH_INTERVAL = 0.2  # seconds between batched writes in the consumer
+FLUSH_INTERVAL = 0.2  # seconds the writer waits for events before it acks and beats anyway
+GATHER = 0.02  # seconds a batch gathers events once the first one came
 # Beat often enough that /healthz sees a live consumer as alive: 3 beats per allowed age, at most 5 s.
 HEARTBEAT_INTERVAL = min(5.0, settings.HEALTH_CONSUMER_MAX_AGE / 3)
 
@@ -44,6 +48,7 @@ class Writer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._work = threading.Event()  # events are waiting to be written
         self._failures = 0  # flushes in a row that could not write
         self.workers = 0
 
@@ -62,6 +67,7 @@ class Writer:
         if self.buffered:
             with self._lock:
                 self._pending.extend(events)
+            self._work.set()
         elif events:
             history.write(events)
 
@@ -127,6 +133,7 @@ class Writer:
         if thread is None:
             return
         self._stop.set()
+        self._work.set()
         thread.join(timeout=10)
         self.flush()
         ConsumerHeartbeat.objects.filter(consumer_id=consumer_id()).delete()
@@ -137,7 +144,10 @@ class Writer:
     def _run(self) -> None:
         started = timezone.now()
         next_beat = 0.0
-        while not self._stop.wait(FLUSH_INTERVAL):
+        while not self._stop.is_set():
+            self._work.wait(FLUSH_INTERVAL)
+            self._stop.wait(GATHER)  # let a few more events join the batch: one commit for them all
+            self._work.clear()
             self.flush()
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL
@@ -181,7 +191,11 @@ def record(task, kind: str, detail: str = "", parent_id: str | None = None, **ch
     if not settings.JOB_HISTORY_ENABLED:
         return
     event = history.Event(task.id, kind, timezone.now(), history.identity(task), changes, detail, parent_id)
-    writer.add(event)
+    claim = getattr(task, "claim", None)
+    if claim is not None and claim.deliveries > 1:
+        history.write([event])  # a redelivery: its history must not die with this consumer too
+    else:
+        writer.add(event)
     logger.info(
         "job event=%s name=%s id=%s state=%s duration=%s%s",
         kind,
