@@ -338,7 +338,7 @@ def main() -> None:
     print("no-op, stock: bench.stock_huey_app.noop(i), one SELECT on the queue file, no result stored")
     print("no-op, this queue: tasks_app.jobs.task_assigned_notify(<missing task id>), one SELECT on the app")
     print("  database, returns False; plus its history: JobRun row written in the enqueue transaction, its")
-    print("  executing/complete events written by the consumer in batches every 0.2 s, then the ack")
+    print("  executing/complete events written by the consumer in group commits, then the ack")
     print("drain end: stock, the consumer's in-memory count of completed no-ops (one file write at N) and")
     print("  pending_count() == 0; this queue, N succeeded JobRuns and no message left (acked after history)")
     print("no-op body alone: `call_local()` 1000 times in this process, no queue, no consumer")
