@@ -37,6 +37,16 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1, what: str 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def settings_error(**env: str) -> str:
+    """What the start (`manage.py check`) says when these environment variables are refused."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_config.settings", **env}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0, "the settings were accepted"
+    return result.stderr
+
+
 class LiveStack:
     def __init__(self, data_dir: Path, **extra_env: str):
         self.data_dir = data_dir
