@@ -83,6 +83,13 @@ class TestClaimsRespectLimits:
         queue_huey.enqueue(slow.s(2, priority=10))
         assert queue_huey.dequeue().args == (2,)
 
+    def test_a_message_that_cannot_be_read_is_dropped_and_frees_its_place(self, queue_huey):
+        quick = queue_huey.task(name="quick")(lambda n: n)
+        queue_huey.storage.enqueue(b"not a pickle")
+        quick(1)
+        assert queue_huey.dequeue() is None  # dropped, with a log line
+        assert queue_huey.dequeue().args == (1,)  # the default lane (limit 1) has its place back
+
     def test_a_consumer_serving_some_lanes_never_claims_from_the_others(self, tmp_path):
         huey = LeasedSqliteHuey(
             "lanes", filename=str(tmp_path / "q.sqlite3"), lane_limits={"reports": 1}, lane_routes={}

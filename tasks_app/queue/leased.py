@@ -5,7 +5,8 @@ Huey is done with it (and its history is written), so a consumer that dies loses
 and nothing else: chords, pipelines, locks, rate limits, priorities and revoke are Huey's own.
 Its extra signals tell the job history what only the queue knows:
 
-- `orphaned`: the consumer that held the job died; the job is ready again.
+- `orphaned`: the consumer that held the job died; once the receivers have recorded it, the job
+  goes back to the queue.
 - `redelivered`: a job runs again after such a death; a receiver may set `task.skip_reason`
   when the job already finished (its ack was lost with the consumer), and it is not run again.
 - `gave-up`: the job was delivered `max_deliveries` times and never finished; it is not run.
@@ -163,7 +164,7 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
             task = self.deserialize_task(claim.data)
         except Exception:
             logger.exception("dropped message %s: it cannot be read", claim.message_id)
-            self.storage.ack([claim.message_id], self.consumer_id)
+            self._done(claim)
             return None
         task.claim = claim
         if claim.deliveries > 1:
@@ -192,8 +193,10 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
     def finished(self, task) -> None:
         """Huey is done with this task's message (run, retried, rescheduled, revoked...): ack it soon."""
         claim = getattr(task, "claim", None)
-        if claim is None:
-            return
+        if claim is not None:
+            self._done(claim)
+
+    def _done(self, claim: Claim) -> None:
         with self._finished_lock:
             self._finished.append(claim.message_id)
         with self._lanes_lock:
