@@ -106,6 +106,7 @@ class Writer:
                 history.write([event])
             except Exception:
                 logger.exception("dropped job history event %s of job %s", event.kind, event.job_id)
+        self._failures = 0
 
     def start(self) -> None:
         """Called by each consumer worker as it starts; the first one starts the flusher thread."""
