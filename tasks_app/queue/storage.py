@@ -68,7 +68,7 @@ class LeasedSqliteStorage(SqliteStorage):
         "create table if not exists message ("
         # A new row's id is above every id in the table, so messages of one priority leave in order.
         "id integer primary key, queue text not null, job_id text, lane text not null default 'default', "
-        "data blob not null, priority real not null default 0, enqueued_at real not null, "
+        "data blob not null, priority real not null default 0, "
         "claimed_by text, claimed_at real, deliveries integer not null default 0)"
     )
     table_delayed = (
@@ -109,8 +109,8 @@ class LeasedSqliteStorage(SqliteStorage):
     def enqueue(self, data, priority=None, job_id=None, lane=lanes.DEFAULT):
         with self.db(commit=True) as curs:
             curs.execute(
-                "insert into message (queue, job_id, lane, data, priority, enqueued_at) values (?, ?, ?, ?, ?, ?)",
-                (self.name, job_id, lane, self.to_blob(data), priority or 0, time.time()),
+                "insert into message (queue, job_id, lane, data, priority) values (?, ?, ?, ?, ?)",
+                (self.name, job_id, lane, self.to_blob(data), priority or 0),
             )
             addresses = self._wake_addresses(curs)
         wakeup.wake(addresses)
@@ -193,15 +193,6 @@ class LeasedSqliteStorage(SqliteStorage):
     def flush_queue(self):
         self.sql("delete from message where queue = ?", (self.name,), commit=True)
 
-    def waiting_by_lane(self) -> dict[str, tuple[int, float]]:
-        """lane -> (messages ready, enqueue time of the oldest), for the lanes that have any."""
-        rows = self.sql(
-            "select lane, count(*), min(enqueued_at) from message where queue = ? and claimed_by is null group by lane",
-            (self.name,),
-            results=True,
-        )
-        return {lane: (count, oldest) for lane, count, oldest in rows}
-
     def job_ids_present(self, job_ids: list[str]) -> set[str]:
         """Which of these jobs have a message waiting, delayed or claimed."""
         present = set()
@@ -247,10 +238,10 @@ class LeasedSqliteStorage(SqliteStorage):
         with self.db(commit=True) as curs:
             params = (self.name, ts.timestamp())
             curs.execute(
-                "insert into message (queue, job_id, lane, data, priority, enqueued_at) "
-                "select queue, job_id, lane, data, priority, ? from delayed where queue = ? and timestamp <= ? "
+                "insert into message (queue, job_id, lane, data, priority) "
+                "select queue, job_id, lane, data, priority from delayed where queue = ? and timestamp <= ? "
                 "order by timestamp, id",
-                (time.time(), *params),
+                params,
             )
             if not curs.rowcount:
                 return []
