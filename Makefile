@@ -39,7 +39,6 @@ soak: install-dev
 bench: install-dev
 	$(PY) bench/stock_vs_leased.py
 	$(PY) bench/job_history_overhead.py
-	$(PY) bench/request_cost.py
 	$(PY) bench/lanes.py
 	$(PY) bench/sqlite_sync_modes.py
 

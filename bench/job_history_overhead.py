@@ -4,9 +4,11 @@
 
 Each run is a fresh subprocess on temporary SQLite files (app database and queue), alternating
 history off and on, `--repeat` times each:
-it enqueues N no-op jobs as a web process would (one transaction each, the history row in it),
-then runs a real Huey consumer in-process until every job has run and left the queue
-(history buffered and written in batches by the consumer's flusher thread).
+it enqueues N no-op jobs as a web process would (one transaction each, the history row in it);
+it times N requests that create a task, without and then with a job enqueued in the same
+transaction (what starting a job adds to a request); then it runs a real Huey consumer
+in-process until every job has run and left the queue (history written by the consumer's
+writer thread in group commits).
 """
 
 import argparse
@@ -35,15 +37,28 @@ def run_variant(jobs: int, workers: int) -> None:
     def noop(i: int) -> int:
         return i
 
+    from django.contrib.auth import get_user_model
     from django.db import transaction
 
     from tasks_app import queue
+    from tasks_app.models import Task
 
     start = time.perf_counter()
     for i in range(jobs):
         with transaction.atomic():  # one request, one job
             queue.enqueue_on_commit(noop, i)
     enqueue_seconds = time.perf_counter() - start
+
+    owner = get_user_model().objects.create_user("bench")
+    request_ms = []
+    for with_job in (False, True):
+        start = time.perf_counter()
+        for i in range(jobs):
+            with transaction.atomic():  # a request that creates a task
+                task = Task.objects.create(title=f"Task {i}", owner=owner, created_by=owner)
+                if with_job:
+                    queue.enqueue_on_commit(noop, task.pk, user=owner)
+        request_ms.append((time.perf_counter() - start) / jobs * 1000)
 
     consumer = HUEY.create_consumer(workers=workers, worker_type="thread", periodic=False)
     start = time.perf_counter()
@@ -52,7 +67,8 @@ def run_variant(jobs: int, workers: int) -> None:
         time.sleep(0.05)
     run_seconds = time.perf_counter() - start
     consumer.stop(graceful=True)
-    print(f"{jobs / enqueue_seconds:.0f} {jobs / run_seconds:.0f}")
+    drained = 2 * jobs  # the enqueue loop's jobs and the request loop's
+    print(f"{jobs / enqueue_seconds:.0f} {drained / run_seconds:.0f} {request_ms[0]:.4f} {request_ms[1]:.4f}")
 
 
 def main() -> None:
@@ -81,8 +97,8 @@ def main() -> None:
             command += ["--workers", str(args.workers)]
             out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
             rates.setdefault(history, []).append([float(x) for x in out.split()])
-    (enq_off, run_off), (enq_on, run_on) = (
-        [statistics.median(run[i] for run in rates[h]) for i in (0, 1)] for h in ("0", "1")
+    (enq_off, run_off, task_off, job_off), (enq_on, run_on, task_on, job_on) = (
+        [statistics.median(run[i] for run in rates[h]) for i in range(4)] for h in ("0", "1")
     )
     print(
         f"{args.jobs} no-op jobs, {args.workers} thread workers, SQLite queue and app database, median of {args.repeat}"
@@ -92,6 +108,11 @@ def main() -> None:
     )
     print(
         f"execute (consumer):     history off {run_off:8,.0f}/s   on {run_on:8,.0f}/s   ({run_on / run_off - 1:+.0%})"
+    )
+    task_only = statistics.median([task_off, task_on])
+    print(
+        f"a request creating a task: {task_only:.3f} ms; with its job enqueued: history off "
+        f"+{job_off - task_off:.3f} ms, on +{job_on - task_on:.3f} ms"
     )
 
 
