@@ -114,6 +114,9 @@ def test_the_export_chord_zips_every_part(live_stack):
     assert sorted(archive.namelist()) == ["notifications.json", "reports.json", "tasks.json"]
     assert archive.read("tasks.json").count(b'"title"') == 3
     # The chord's callback was enqueued by the consumer, yet it is the starter's job to follow
-    # (its history is written a moment after the export row: wait for it).
-    job = wait_for(lambda: (j := live_stack.api("GET", f"/api/jobs/{started['job_id']}/", token)[1]).get("state") and j)
+    # (its history is written a moment after the export row: wait until it has finished).
+    finished = {"succeeded", "failed", "revoked", "expired"}
+    job = wait_for(
+        lambda: (j := live_stack.api("GET", f"/api/jobs/{started['job_id']}/", token)[1]).get("state") in finished and j
+    )
     assert (job["name"], job["state"]) == ("export_combine", "succeeded")
