@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from tasks_app.queue import lanes
@@ -50,6 +51,22 @@ def env_float(name: str, default: float) -> float:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def postgres_dsn(url: str, *, setting: str) -> str:
+    """A postgres:// URL as libpq's key=value connection string (what Huey's storage takes)."""
+    try:
+        parts = dj_database_url.parse(url)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{setting} cannot be read: {error}") from None
+    if parts["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{setting} must be a postgres:// URL for the queue; got {url.split(':')[0]}://")
+    from psycopg.conninfo import make_conninfo
+
+    names = {"NAME": "dbname", "USER": "user", "PASSWORD": "password", "HOST": "host", "PORT": "port"}
+    return make_conninfo(
+        **{key: parts[name] for name, key in names.items() if parts.get(name)}, **parts.get("OPTIONS", {})
+    )
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -121,23 +138,39 @@ TEMPLATES = [
     },
 ]
 
+# The app database: SQLite under DATA_DIR, or PostgreSQL with DATABASE_URL (postgres://user:pass@host/db).
 # SQLite tuned for a web server and a consumer writing at once: WAL lets readers run beside
 # the writer, IMMEDIATE transactions take the write lock up front so writers queue on the
 # busy timeout instead of failing with "database is locked", NORMAL sync is safe with WAL.
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "app.sqlite3",
-        # Keep each thread's connection: djhuey closes "old" connections around every job, and
-        # opening one (with the PRAGMAs below) cost more than a small job itself.
-        "CONN_MAX_AGE": 600,
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        },
-    }
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+DATABASE_URL = env_str("DATABASE_URL")
+# Keep each thread's connection: djhuey closes "old" connections around every job, and
+# opening one (with SQLite's PRAGMAs, or PostgreSQL's handshake) cost more than a small job itself.
+CONN_MAX_AGE = 600
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)}
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_URL cannot be read: {error}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
+    elif DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// or sqlite:// URL; got {DATABASE_URL.split(':')[0]}://"
+        )
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "app.sqlite3",
+            "CONN_MAX_AGE": CONN_MAX_AGE,
+            "OPTIONS": SQLITE_OPTIONS,
+        }
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -208,6 +241,8 @@ SPECTACULAR_SETTINGS = {
 # Immediate mode runs jobs inline (development, unit tests); `make run` turns it off.
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", DEBUG)
 HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
+# The queue follows the app database when that is PostgreSQL; HUEY_DATABASE_URL puts it in another one.
+HUEY_DATABASE_URL = env_str("HUEY_DATABASE_URL")
 # The leased queue (tasks_app/queue/): a consumer's claim on a job lasts this long past its last
 # heartbeat (it beats every few seconds); a job delivered this many times without finishing is
 # failed instead of run again (it may be what kills the consumer).
@@ -269,18 +304,26 @@ HUEY = {
         "shutdown_timeout": env_int("HUEY_SHUTDOWN_TIMEOUT", 30),
     },
 }
+LEASED_QUEUE = {
+    "lease_seconds": HUEY_LEASE_SECONDS,
+    "max_deliveries": HUEY_MAX_DELIVERIES,
+    "lane_limits": {lane: HUEY_LANES[lane] for lane in HUEY_CONSUMER_LANES},
+    "lane_routes": HUEY_LANE_ROUTES,
+}
 if HUEY_REDIS_URL:
     HUEY.update({"huey_class": "tasks_app.queue.holding.HoldingRedisHuey", "url": HUEY_REDIS_URL})
+elif HUEY_DATABASE_URL or DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    HUEY.update({"huey_class": "tasks_app.queue.leased.LeasedPostgresHuey", **LEASED_QUEUE})
+    HUEY["dsn"] = postgres_dsn(
+        HUEY_DATABASE_URL or DATABASE_URL, setting="HUEY_DATABASE_URL" if HUEY_DATABASE_URL else "DATABASE_URL"
+    )
 else:
     HUEY.update(
         {
             "huey_class": "tasks_app.queue.leased.LeasedSqliteHuey",
             "filename": str(DATA_DIR / "huey.sqlite3"),
             "timeout": 20,
-            "lease_seconds": HUEY_LEASE_SECONDS,
-            "max_deliveries": HUEY_MAX_DELIVERIES,
-            "lane_limits": {lane: HUEY_LANES[lane] for lane in HUEY_CONSUMER_LANES},
-            "lane_routes": HUEY_LANE_ROUTES,
+            **LEASED_QUEUE,
         }
     )
 

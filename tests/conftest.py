@@ -7,6 +7,7 @@ import os
 import pytest
 from django.conf import settings as django_settings
 
+from tests.backends import BACKENDS, QueueBackend
 from tests.live_stack import LiveStack
 
 # The settings read the environment, so it is set before they load; loading them here lets
@@ -57,7 +58,7 @@ def fast_password_hashing(settings):
 @pytest.fixture(scope="session")
 def collected_static(tmp_path_factory):
     """gunicorn serves static files through WhiteNoise from STATIC_ROOT, as in production."""
-    LiveStack(tmp_path_factory.mktemp("static")).manage("collectstatic", "--noinput")
+    LiveStack(tmp_path_factory.mktemp("static"), DATABASE_URL="").manage("collectstatic", "--noinput")
 
 
 @pytest.fixture
@@ -87,3 +88,11 @@ def start_live_stack(tmp_path, collected_static):
 @pytest.fixture
 def live_stack(start_live_stack) -> LiveStack:
     return start_live_stack()
+
+
+@pytest.fixture(params=BACKENDS)
+def queue_backend(request, tmp_path) -> QueueBackend:
+    """A leased queue of the test's own, on each backend of this pass (see tests/backends.py)."""
+    backend = QueueBackend(request.param, tmp_path)
+    yield backend
+    backend.drop()

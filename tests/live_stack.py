@@ -2,6 +2,8 @@
 
 A temporary DATA_DIR holds the app database and the Huey queue; gunicorn serves the site and
 `manage.py run_huey` consumes the queue, exactly as `make run` starts them (immediate mode off).
+In the suite's PostgreSQL pass (DATABASE_URL set), each stack gets a database of its own on that
+server instead, holding the app's tables and the queue.
 """
 
 from __future__ import annotations
@@ -47,9 +49,23 @@ def settings_error(**env: str) -> str:
     return result.stderr
 
 
+def postgres_database(url: str, name: str, *, drop: bool = False) -> str:
+    """Create (or drop) the database `name` on the server of `url`; return its URL."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name} with (force)" if drop else f"create database {name}")
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
 class LiveStack:
     def __init__(self, data_dir: Path, **extra_env: str):
         self.data_dir = data_dir
+        self.database = None
+        server = os.environ.get("DATABASE_URL", "")
+        if server.startswith("postgres") and "DATABASE_URL" not in extra_env:
+            self.database = f"stack_{os.getpid()}_{free_port()}"
+            extra_env = {"DATABASE_URL": postgres_database(server, self.database), **extra_env}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -135,6 +151,8 @@ class LiveStack:
         if self.web and self.web.poll() is None:
             self.web.terminate()
             self.web.wait(timeout=15)
+        if self.database:
+            postgres_database(os.environ["DATABASE_URL"], self.database, drop=True)
 
     def logs(self) -> str:
         return "\n".join(

@@ -13,7 +13,6 @@ from huey.contrib.djhuey import HUEY
 
 from tasks_app import jobs
 from tasks_app.models import Email, JobEvent, JobRun, Notification, Task, TaskStatsSnapshot
-from tasks_app.queue.leased import LeasedSqliteHuey
 from tasks_app.services import backups, emails, maintenance
 from tests.factories import api_client, make_task, make_user
 
@@ -78,10 +77,10 @@ class TestEmailJobs:
         assert waiting.retries_left == 5  # waiting for the rate limit spends no retry
         assert JobEvent.objects.filter(job=waiting, kind="rate-limited").exists()
 
-    def test_urgent_mail_is_picked_before_bulk_mail(self, tmp_path):
-        # The project's SQLite queue storage, in a file of this test's own: turning HUEY's
-        # immediate mode off would open the real queue file named in settings.
-        storage = LeasedSqliteHuey("priorities", filename=str(tmp_path / "queue.sqlite3")).storage
+    def test_urgent_mail_is_picked_before_bulk_mail(self, queue_backend):
+        # The project's queue storage, in a queue of this test's own: turning HUEY's
+        # immediate mode off would open the real queue named in settings.
+        storage = queue_backend.storage("priorities")
         for message in (
             jobs.email_send.s(1, priority=jobs.PRIORITY_BULK),
             jobs.email_send.s(2),

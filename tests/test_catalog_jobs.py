@@ -12,6 +12,7 @@ from huey.exceptions import TaskException
 from tasks_app import jobs, queue
 from tasks_app.models import Email, JobRun, Notification, Task, TaskStatsSnapshot
 from tasks_app.services import emails, tasks
+from tests.backends import sqlite_only
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +182,7 @@ class TestHousekeepingJobs:
         assert not JobRun.objects.filter(pk=old.pk).exists()
         assert _run(result).state == JobRun.State.SUCCEEDED
 
+    @sqlite_only
     def test_a_backup_that_cannot_be_made_fails_its_job_with_the_reason(self):
         # Unit tests run on an in-memory database: there is no file to back up.
         result = jobs.db_backup()

@@ -2,6 +2,7 @@
 
 import datetime
 import sqlite3
+import subprocess
 from contextlib import closing
 from io import StringIO
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from tasks_app.models import ConsumerHeartbeat, Email, JobEvent, JobRun, Task
 from tasks_app.services import backups, emails, job_runs, tasks
+from tests.backends import postgres_only, sqlite_only
 from tests.factories import make_task, make_user
 
 
@@ -22,6 +24,25 @@ def _rows(path, sql: str) -> list[tuple]:
 
 
 class TestBackups:
+    @postgres_only
+    def test_a_postgres_backup_is_a_dump_that_pg_restore_reads_back_with_the_tasks(self, transactional_db, tmp_path):
+        make_task(make_user("alice"), title="Keep me safe")
+        first = backups.backup_create(keep=1)
+        second = backups.backup_create(keep=1)
+
+        assert second.parent == tmp_path / "backups" and second.suffix == ".dump"
+        assert not first.exists()  # rotated
+        restored = subprocess.run(
+            ["pg_restore", "--data-only", "--table=tasks_app_task", "--file=-", str(second)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "Keep me safe" in restored.stdout
+        with pytest.raises(backups.BackupError, match="is a PostgreSQL dump: restore it with pg_restore"):
+            backups.backup_restore(second, tmp_path / "out.sqlite3")
+
+    @sqlite_only
     def test_a_backup_restored_into_a_fresh_file_holds_the_apps_tasks(self, transactional_db, tmp_path):
         make_task(make_user("alice"), title="Keep me safe")
         # Unit tests run on an in-memory database: give it a file, as the app's database has.

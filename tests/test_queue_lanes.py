@@ -9,7 +9,6 @@ from huey.contrib.djhuey import HUEY
 from tasks_app import jobs
 from tasks_app.models import JobRun
 from tasks_app.queue import lanes
-from tasks_app.queue.leased import LeasedSqliteHuey
 from tasks_app.services import reports
 from tests.factories import make_user
 from tests.live_stack import settings_error
@@ -51,11 +50,10 @@ class TestSettings:
 
 
 @pytest.fixture
-def queue_huey(tmp_path):
+def queue_huey(queue_backend):
     """A leased queue of its own, consumed by hand: reports limited to one at a time."""
-    huey = LeasedSqliteHuey(
+    huey = queue_backend.huey(
         "lanes",
-        filename=str(tmp_path / "queue.sqlite3"),
         lane_limits={"default": 1, "reports": 1},
         lane_routes={f"{__name__}.slow": "reports"},
     )
@@ -90,10 +88,8 @@ class TestClaimsRespectLimits:
         assert queue_huey.dequeue() is None  # dropped, with a log line
         assert queue_huey.dequeue().args == (1,)  # the default lane (limit 1) has its place back
 
-    def test_a_consumer_serving_some_lanes_never_claims_from_the_others(self, tmp_path):
-        huey = LeasedSqliteHuey(
-            "lanes", filename=str(tmp_path / "q.sqlite3"), lane_limits={"reports": 1}, lane_routes={}
-        )
+    def test_a_consumer_serving_some_lanes_never_claims_from_the_others(self, queue_backend):
+        huey = queue_backend.huey("lanes", lane_limits={"reports": 1}, lane_routes={})
         quick = huey.task(name="quick")(lambda: None)
         quick()
         huey.start_consuming()

@@ -1,21 +1,21 @@
-"""The leased SQLite queue on real files: a message is ready, claimed by one consumer, then acked
-or released; a dead consumer's messages come back; delayed messages move in one transaction; Huey
-runs on top unchanged; an enqueue wakes an idle consumer at once."""
+"""The leased queue on real files and a real PostgreSQL server: a message is ready, claimed by one
+consumer, then acked or released; a dead consumer's messages come back; delayed messages move in
+one transaction; Huey runs on top unchanged; an enqueue wakes an idle consumer at once."""
 
 import datetime
 import os
-import sqlite3
 import subprocess
 import threading
 import time
 
 import pytest
-from huey import group
+from huey import crontab, group
 from huey.exceptions import TaskException
 
 from tasks_app.queue import wakeup
-from tasks_app.queue.leased import SIGNAL_GAVE_UP, SIGNAL_ORPHANED, SIGNAL_REDELIVERED, LeasedSqliteHuey
-from tasks_app.queue.storage import LeasedSqliteStorage
+from tasks_app.queue.leased import SIGNAL_GAVE_UP, SIGNAL_ORPHANED, SIGNAL_REDELIVERED, LeasedHuey
+from tasks_app.queue.storage import TICKS_KEPT
+from tests.backends import DATABASE_ERRORS
 
 A, B = "consumer-a", "consumer-b"
 LANES = ["default"]
@@ -29,9 +29,9 @@ QUICK = 0.5  # seconds: a wake-up arrives well before wakeup.WAIT
 
 
 @pytest.fixture
-def storage(tmp_path):
-    """A queue file of this test's own, with two live consumers (this process) registered."""
-    storage = LeasedSqliteStorage("storage", filename=str(tmp_path / "queue.sqlite3"))
+def storage(queue_backend):
+    """A queue of this test's own, with two live consumers (this process) registered."""
+    storage = queue_backend.storage()
     storage.register_consumer(A, None)
     storage.register_consumer(B, None)
     yield storage
@@ -247,7 +247,13 @@ class TestRelease:
 
 # -- delayed messages --------------------------------------------------------------------------
 
-FAIL_DELETE = "create trigger fail_delete before delete on delayed begin select raise(abort, 'injected'); end"
+FAIL_DELETE = {
+    "sqlite": ["create trigger fail_delete before delete on delayed begin select raise(abort, 'injected'); end"],
+    "postgres": [
+        "create function fail_delete() returns trigger language plpgsql as $$ begin raise exception 'injected'; end $$",
+        "create trigger fail_delete before delete on delayed for each row execute function fail_delete()",
+    ],
+}
 
 
 class TestSchedule:
@@ -263,15 +269,19 @@ class TestSchedule:
         assert [(first.data, first.job_id), (second.data, second.job_id)] == [(b"high", "high"), (b"low", "low")]
         assert storage.enqueue_due(in_minutes(0)) == []
 
-    def test_a_fault_while_moving_due_messages_loses_nothing_and_duplicates_nothing(self, storage):
+    def test_a_fault_while_moving_due_messages_loses_nothing_and_duplicates_nothing(self, storage, queue_backend):
         storage.add_to_schedule(b"due", in_minutes(-1), job_id="due")
-        storage.sql(FAIL_DELETE, commit=True)  # the insert into the queue succeeds, the delete fails
+        for statement in FAIL_DELETE[queue_backend.name]:  # the insert into the queue succeeds, the delete fails
+            storage.sql(statement, commit=True)
 
-        with pytest.raises(sqlite3.DatabaseError, match="injected"):
+        with pytest.raises(DATABASE_ERRORS, match="injected"):
             storage.enqueue_due(in_minutes(0))
         assert (rows_in(storage, "message"), rows_in(storage, "delayed")) == (0, 1)
 
-        storage.sql("drop trigger fail_delete", commit=True)
+        storage.sql(
+            "drop trigger fail_delete on delayed" if queue_backend.name == "postgres" else "drop trigger fail_delete",
+            commit=True,
+        )
         assert storage.enqueue_due(in_minutes(0)) == [b"due"]
         assert (rows_in(storage, "message"), rows_in(storage, "delayed")) == (1, 0)
 
@@ -287,18 +297,80 @@ class TestSchedule:
         assert storage.job_ids_present(asked) == {"claimed", "waiting", "delayed"}
 
 
+# -- several consumers at once (separate connections, as separate processes have) ----------------
+
+
+def at_once(count: int, work) -> list:
+    """Run `work(i)` in `count` threads started together; return their results."""
+    start, results = threading.Barrier(count), [None] * count
+
+    def run(i):
+        start.wait()
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+class TestConcurrentConsumers:
+    def test_consumers_claiming_at_once_never_get_the_same_message(self, storage, queue_backend):
+        put(storage, *(f"m{i}" for i in range(200)))
+        storages = [queue_backend.storage() for _ in range(4)]
+        for i, other in enumerate(storages):
+            other.register_consumer(f"c{i}", None)
+
+        def drain(i):
+            taken = []
+            while (held := claim(storages[i], f"c{i}")) is not None:
+                taken.append(held.data)
+            return taken
+
+        taken = at_once(4, drain)
+        everything = [data for batch in taken for data in batch]
+        assert sorted(everything) == sorted(f"m{i}".encode() for i in range(200))
+        for other in storages:
+            other.close()
+
+    def test_schedulers_moving_due_messages_at_once_move_each_message_once(self, storage, queue_backend):
+        for i in range(100):
+            storage.add_to_schedule(f"d{i}".encode(), in_minutes(-1), job_id=f"d{i}")
+        storages = [queue_backend.storage() for _ in range(3)]
+
+        moved = at_once(3, lambda i: storages[i].enqueue_due(in_minutes(0)))
+        assert sorted(data for batch in moved for data in batch) == sorted(f"d{i}".encode() for i in range(100))
+        assert sizes(storage) == (100, 0, 0)
+        for other in storages:
+            other.close()
+
+    def test_a_periodic_tick_goes_to_the_first_scheduler_only(self, storage, queue_backend):
+        other = queue_backend.storage()
+        assert storage.claim_tick("digest", 60.0)
+        assert not other.claim_tick("digest", 60.0)
+        assert other.claim_tick("digest", 120.0)  # the next minute
+        assert other.claim_tick("backup", 60.0)  # another job
+        other.close()
+
+    def test_ticks_older_than_a_day_are_forgotten(self, storage):
+        storage.claim_tick("digest", 60.0)
+        storage.claim_tick("digest", 60.0 + TICKS_KEPT + 60)
+        assert rows_in(storage, "tick") == 1
+
+
 # -- Huey on the leased queue, consumed by hand ------------------------------------------------
 
 
 @pytest.fixture
-def make_huey(tmp_path):
-    """LeasedSqliteHuey instances on one queue file (immediate mode off); stopped at the end."""
+def make_huey(queue_backend):
+    """Huey instances on one leased queue (immediate mode off); stopped at the end."""
     made = []
 
-    def make(*, consuming: bool = True) -> LeasedSqliteHuey:
-        huey = LeasedSqliteHuey(
+    def make(*, consuming: bool = True) -> LeasedHuey:
+        huey = queue_backend.huey(
             "leased",
-            filename=str(tmp_path / "queue.sqlite3"),
             lease_seconds=LEASE,
             max_deliveries=MAX_DELIVERIES,
         )
@@ -315,7 +387,7 @@ def make_huey(tmp_path):
 
 
 @pytest.fixture
-def huey(make_huey) -> LeasedSqliteHuey:
+def huey(make_huey) -> LeasedHuey:
     return make_huey()
 
 
@@ -474,6 +546,17 @@ class TestHueyOnTheLeasedQueue:
 
 
 # -- wake-ups ----------------------------------------------------------------------------------
+
+
+def test_several_schedulers_enqueue_a_periodic_job_once_per_minute(make_huey):
+    schedulers = [make_huey(consuming=False) for _ in range(3)]
+    for scheduler in schedulers:
+        scheduler.periodic_task(crontab(), name="every_minute")(lambda: None)
+    eight = datetime.datetime(2026, 12, 1, 8, 0, 10)
+
+    for minute in (eight, eight + datetime.timedelta(seconds=40), eight + datetime.timedelta(minutes=1)):
+        due = [len(scheduler.read_periodic(minute)) for scheduler in schedulers]
+        assert sorted(due) == ([0, 0, 0] if minute.second == 50 else [0, 0, 1])
 
 
 def timed_wait(huey) -> float:

@@ -1,9 +1,10 @@
-"""The queue core: Huey on a leased SQLite queue, and the history of every job.
+"""The queue core: Huey on a leased queue (SQLite or PostgreSQL), and the history of every job.
 
 One module per concern:
 
-- `storage`: the SQLite tables and their transitions (claim, ack, release, beat, orphans).
-- `leased`: `LeasedSqliteHuey` and its consumer: claim instead of delete, ack when done.
+- `storage`: the tables and their transitions (claim, ack, release, beat, orphans), SQLite's storage;
+  `postgres`: the same on PostgreSQL (SKIP LOCKED claims, LISTEN/NOTIFY wake-ups).
+- `leased`: `LeasedSqliteHuey`, `LeasedPostgresHuey` and their consumer: claim instead of delete, ack when done.
 - `wakeup`: an enqueue wakes an idle consumer at once.
 - `holding`: holding a paused job back without failing its chord, on any backend.
 - `signals`: Huey's signals become history events; `history`: events become JobRun rows;

@@ -1,8 +1,9 @@
-"""Huey on the leased SQLite storage: a consumer claims a message, runs it, and acks it only once
-Huey is done with it (and its history is written), so a consumer that dies loses no job.
+"""Huey on the leased storage: a consumer claims a message, runs it, and acks it only once Huey
+is done with it (and its history is written), so a consumer that dies loses no job.
 
-`LeasedSqliteHuey` is the `huey_class` of settings.HUEY. It changes where Huey touches the queue
-and nothing else: chords, pipelines, locks, rate limits, priorities and revoke are Huey's own.
+`LeasedSqliteHuey` (or `LeasedPostgresHuey`) is the `huey_class` of settings.HUEY. It changes
+where Huey touches the queue and nothing else: chords, pipelines, locks, rate limits, priorities
+and revoke are Huey's own. With several consumers, each periodic job runs once per tick.
 Its extra signals tell the job history what only the queue knows:
 
 - `orphaned`: the consumer that held the job died; once the receivers have recorded it, the job
@@ -14,6 +15,7 @@ Its extra signals tell the job history what only the queue knows:
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import logging
 import os
@@ -30,6 +32,7 @@ from huey.utils import Error
 
 from tasks_app.queue import lanes, wakeup
 from tasks_app.queue.holding import HoldingMixin
+from tasks_app.queue.postgres import LeasedPostgresStorage
 from tasks_app.queue.storage import HOSTNAME, Claim, LeasedSqliteStorage
 
 logger = logging.getLogger("huey")
@@ -44,8 +47,8 @@ SIGNAL_REDELIVERED = "redelivered"
 SIGNAL_GAVE_UP = "gave-up"
 
 
-class LeasedSqliteHuey(HoldingMixin, Huey):
-    storage_class = LeasedSqliteStorage
+class LeasedHuey(HoldingMixin, Huey):
+    """Huey on a `storage.LeasedStorage`; its subclasses name the storage."""
 
     def __init__(
         self,
@@ -109,6 +112,15 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
         for task in self._deserialize_all(moved):
             self._emit(S.SIGNAL_ENQUEUED, task)
         return []
+
+    def read_periodic(self, timestamp):
+        """The periodic jobs due this minute that no other consumer's scheduler has enqueued."""
+        due = super().read_periodic(timestamp)
+        if self._immediate or not due:
+            return due
+        minute = (timestamp or self._get_timestamp()).replace(second=0, microsecond=0)
+        at = calendar.timegm(minute.timetuple())  # Huey's clock is UTC (settings: utc=True)
+        return [task for task in due if self.storage.claim_tick(self._registry.task_to_string(type(task)), at)]
 
     # -- consuming (the consumer process) ------------------------------------------------------
 
@@ -253,14 +265,34 @@ class LeasedSqliteHuey(HoldingMixin, Huey):
             self.storage.release(claims, self.consumer_id)
 
 
+class LeasedSqliteHuey(LeasedHuey):
+    """The queue in its own SQLite file; consumers on this host are woken through their sockets."""
+
+    storage_class = LeasedSqliteStorage
+
+
+class LeasedPostgresHuey(LeasedHuey):
+    """The queue in PostgreSQL: consumers on any machine claim with SKIP LOCKED and LISTEN for work."""
+
+    storage_class = LeasedPostgresStorage
+
+    def start_consuming(self) -> None:
+        super().start_consuming()
+        self.storage.start_listening(self._waker)
+
+    def stop_consuming(self) -> None:
+        self.storage.stop_listening()
+        super().stop_consuming()
+
+
 class LeasedConsumer(Consumer):
     """Huey's consumer, registered with the queue while it runs; thread workers only."""
 
-    def __init__(self, huey: LeasedSqliteHuey, **options):
+    def __init__(self, huey: LeasedHuey, **options):
         worker_type = options.get("worker_type", "thread")
         if worker_type != "thread":
             raise ConfigurationError(
-                f"The leased SQLite queue runs thread workers only (got -k {worker_type}): its leases are held "
+                f"The leased queue runs thread workers only (got -k {worker_type}): its leases are held "
                 "by the consumer process. Use the default `-k thread`, and more consumers for more CPU."
             )
         super().__init__(huey, **options)

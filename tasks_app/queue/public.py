@@ -14,7 +14,7 @@ from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import JobRun, PausedJob
 from tasks_app.queue import history, pause
-from tasks_app.queue.leased import LeasedSqliteHuey
+from tasks_app.queue.leased import LeasedHuey
 from tasks_app.queue.writer import enqueueing
 
 
@@ -136,7 +136,7 @@ def scheduled_count() -> int:
 
 def claimed_count() -> int | None:
     """Jobs a consumer holds now (running or about to); None where the queue cannot tell (Redis)."""
-    return HUEY.storage.claimed_size() if isinstance(HUEY, LeasedSqliteHuey) and not HUEY.immediate else None
+    return HUEY.storage.claimed_size() if isinstance(HUEY, LeasedHuey) and not HUEY.immediate else None
 
 
 def job_name(job: TaskWrapper) -> str:

@@ -1,4 +1,4 @@
-"""The leased queue on SQLite: Huey's storage contract, with claims instead of deletes.
+"""The leased queue's storage: Huey's storage contract, with claims instead of deletes.
 
 A message is *ready* (no owner), *claimed* by a consumer, or gone (acked). Each consumer keeps a
 row in `consumer` and beats it with its heartbeat: that beat is the lease of every message it
@@ -6,8 +6,13 @@ holds. A claimed message whose consumer is dead (its process is gone, or its bea
 the lease) is *orphaned*; `release_orphans()` makes it ready again. Delayed messages wait in
 `delayed` and move to `message` in one transaction when due.
 
-Results, locks and counters are stock Huey's tables and code. Nothing here imports Django: Huey
-loads this module while Django's apps are still loading.
+`LeasedStorage` writes each transition once, in SQL that SQLite and PostgreSQL both accept (with
+sqlite3's `?` placeholders; the PostgreSQL storage turns them into psycopg's). The two differ
+only in the tables' types, in row locks (`LOCK_READY`: PostgreSQL's concurrent claimers skip the
+rows another one is claiming, SQLite's single writer needs none) and in how consumers are woken
+(`_wake_consumers`). Results, locks and counters are stock Huey's tables and code.
+`LeasedSqliteStorage` is SQLite's; `tasks_app.queue.postgres` has PostgreSQL's. Nothing here
+imports Django: Huey loads this module while Django's apps are still loading.
 """
 
 from __future__ import annotations
@@ -60,49 +65,20 @@ def _alive_here(consumer_id: str, pid: int, current_id: str | None) -> bool:
     return True
 
 
-class LeasedSqliteStorage(SqliteStorage):
-    # Huey's workers poll a storage that does not block; LeasedSqliteHuey.dequeue() blocks on a wake-up.
+class LeasedStorage:
+    """The leased queue's transitions, for a Huey SQL storage (`sql()`, `db()`) with our tables."""
+
+    # Huey's workers poll a storage that does not block; LeasedHuey.dequeue() blocks on a wake-up.
     blocking = True
+    LOCK_READY = ""  # appended to the select of the rows a transition takes
 
-    table_message = (
-        "create table if not exists message ("
-        # A new row's id is above every id in the table, so messages of one priority leave in order.
-        "id integer primary key, queue text not null, job_id text, lane text not null default 'default', "
-        "data blob not null, priority real not null default 0, "
-        "claimed_by text, claimed_at real, deliveries integer not null default 0)"
-    )
-    table_delayed = (
-        "create table if not exists delayed (id integer primary key, queue text not null, job_id text, "
-        "lane text not null default 'default', data blob not null, priority real not null default 0, "
-        "timestamp real not null)"
-    )
-    table_consumer = (
-        "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
-        "pid integer not null, wake_address text, beat_at real not null)"
-    )
-    ddl = [
-        SqliteStorage.table_kv,
-        SqliteStorage.table_counter,
-        table_message,
-        "create index if not exists message_ready on message (queue, lane, priority desc, id) where claimed_by is null",
-        "create index if not exists message_owner on message (claimed_by) where claimed_by is not null",
-        "create index if not exists message_job on message (job_id)",
-        table_delayed,
-        "create index if not exists delayed_due on delayed (queue, timestamp)",
-        "create index if not exists delayed_job on delayed (job_id)",
-        table_consumer,
-    ]
+    def _wake_consumers(self, curs, count: int) -> list[str]:
+        """Inside a transaction that made `count` messages ready: the addresses of the consumers to
+        wake once it commits (`wakeup.wake`)."""
+        raise NotImplementedError
 
-    def __init__(self, name="huey", filename="huey.db", synchronous="NORMAL", **kwargs):
-        # WAL with synchronous=NORMAL: durable across process crashes; a power loss may lose the
-        # last commits, never the file. Stock Huey offers only FULL (an fsync a commit) or OFF.
-        self._synchronous = synchronous
-        super().__init__(name, filename, **kwargs)
-
-    def _create_connection(self):
-        conn = super()._create_connection()
-        conn.execute(f"pragma synchronous={self._synchronous}")
-        return conn
+    def _wake_after(self, curs, count: int = 1) -> list[str]:
+        return self._wake_consumers(curs, count) if count else []
 
     # -- ready messages ------------------------------------------------------------------------
 
@@ -112,15 +88,8 @@ class LeasedSqliteStorage(SqliteStorage):
                 "insert into message (queue, job_id, lane, data, priority) values (?, ?, ?, ?, ?)",
                 (self.name, job_id, lane, self.to_blob(data), priority or 0),
             )
-            addresses = self._wake_addresses(curs)
+            addresses = self._wake_after(curs)
         wakeup.wake(addresses)
-
-    def _wake_addresses(self, curs) -> list[str]:
-        curs.execute(
-            "select wake_address from consumer where queue = ? and host = ? and wake_address is not null",
-            (self.name, HOSTNAME),
-        )
-        return [address for (address,) in curs.fetchall()]
 
     def claim(self, consumer_id: str, open_lanes: list[str]) -> Claim | None:
         """Hand the best ready message of these lanes (highest priority, then oldest) to `consumer_id`."""
@@ -130,24 +99,27 @@ class LeasedSqliteStorage(SqliteStorage):
             return None  # idle: no write lock taken
         rows = self.sql(
             "update message set claimed_by = ?, claimed_at = ?, deliveries = deliveries + 1 "
-            f"where id = (select id from message where {ready} order by priority desc, id limit 1) "
+            f"where id = (select id from message where {ready} order by priority desc, id limit 1{self.LOCK_READY}) "
             "returning id, job_id, data, deliveries, lane",
             (consumer_id, time.time(), *params),
             commit=True,
             results=True,
         )
-        return Claim(*rows[0]) if rows else None
+        if not rows:
+            return None
+        message_id, job_id, data, deliveries, lane = rows[0]
+        return Claim(message_id, job_id, bytes(data), deliveries, lane)
 
     def dequeue(self):
         """Huey's contract: take the next message away for good (at most once). The consumer claims."""
         with self.db(commit=True) as curs:
             curs.execute(
                 "delete from message where id = (select id from message where queue = ? and claimed_by is null "
-                "order by priority desc, id limit 1) returning data",
+                f"order by priority desc, id limit 1{self.LOCK_READY}) returning data",
                 (self.name,),
             )
             row = curs.fetchone()
-        return row[0] if row else None
+        return bytes(row[0]) if row else None
 
     def ack(self, message_ids: list[int], consumer_id: str) -> None:
         """Huey is done with these messages: delete them, if this consumer still holds them."""
@@ -169,7 +141,7 @@ class LeasedSqliteStorage(SqliteStorage):
                     f"deliveries = deliveries - ? where id in ({_placeholders(chunk)}) and claimed_by = ?",
                     (0 if count_delivery else 1, *chunk, consumer_id),
                 )
-            addresses = self._wake_addresses(curs)
+            addresses = self._wake_after(curs, len(message_ids))
         wakeup.wake(addresses)
 
     def queue_size(self):
@@ -188,7 +160,7 @@ class LeasedSqliteStorage(SqliteStorage):
         if limit is not None:
             sql += " limit ?"
             params += (limit,)
-        return [data for (data,) in self.sql(sql, params, results=True)]
+        return [bytes(data) for (data,) in self.sql(sql, params, results=True)]
 
     def flush_queue(self):
         self.sql("delete from message where queue = ?", (self.name,), commit=True)
@@ -228,28 +200,32 @@ class LeasedSqliteStorage(SqliteStorage):
                 (self.name, ts.timestamp()),
             )
             rows = sorted(curs.fetchall(), key=lambda row: (row[1], row[2]))
-        return [data for data, _, _ in rows]
+        return [bytes(data) for data, _, _ in rows]
 
     def enqueue_due(self, ts) -> list[bytes]:
         """Move the due delayed messages into the queue in one transaction; return them.
 
         Stock Huey deletes them, then enqueues them one by one: a crash in between loses them.
+        Two schedulers moving at once (several consumers on PostgreSQL) never move one twice:
+        each takes the rows it selected, locked (`LOCK_READY`).
         """
         with self.db(commit=True) as curs:
-            params = (self.name, ts.timestamp())
             curs.execute(
-                "insert into message (queue, job_id, lane, data, priority) "
-                "select queue, job_id, lane, data, priority from delayed where queue = ? and timestamp <= ? "
-                "order by timestamp, id",
-                params,
+                f"select id, data from delayed where queue = ? and timestamp <= ? order by timestamp, id{self.LOCK_READY}",
+                (self.name, ts.timestamp()),
             )
-            if not curs.rowcount:
-                return []
-            curs.execute("delete from delayed where queue = ? and timestamp <= ? returning data, timestamp, id", params)
-            moved = [data for data, _, _ in sorted(curs.fetchall(), key=lambda row: (row[1], row[2]))]
-            addresses = self._wake_addresses(curs)
+            due = curs.fetchall()
+            for chunk in _chunks([message_id for message_id, _ in due]):
+                ids = _placeholders(chunk)
+                curs.execute(
+                    "insert into message (queue, job_id, lane, data, priority) "
+                    f"select queue, job_id, lane, data, priority from delayed where id in ({ids}) order by timestamp, id",
+                    chunk,
+                )
+                curs.execute(f"delete from delayed where id in ({ids})", chunk)
+            addresses = self._wake_after(curs, len(due))
         wakeup.wake(addresses)
-        return moved
+        return [bytes(data) for _, data in due]
 
     def schedule_size(self):
         return self.sql("select count(*) from delayed where queue = ?", (self.name,), results=True)[0][0]
@@ -260,7 +236,7 @@ class LeasedSqliteStorage(SqliteStorage):
         if limit is not None:
             sql += " limit ?"
             params += (limit,)
-        return [data for (data,) in self.sql(sql, params, results=True)]
+        return [bytes(data) for (data,) in self.sql(sql, params, results=True)]
 
     def flush_schedule(self):
         self.sql("delete from delayed where queue = ?", (self.name,), commit=True)
@@ -269,7 +245,9 @@ class LeasedSqliteStorage(SqliteStorage):
 
     def register_consumer(self, consumer_id: str, wake_address: str | None) -> None:
         self.sql(
-            "insert or replace into consumer (id, queue, host, pid, wake_address, beat_at) values (?, ?, ?, ?, ?, ?)",
+            "insert into consumer (id, queue, host, pid, wake_address, beat_at) values (?, ?, ?, ?, ?, ?) "
+            "on conflict (id) do update set queue = excluded.queue, host = excluded.host, pid = excluded.pid, "
+            "wake_address = excluded.wake_address, beat_at = excluded.beat_at",
             (consumer_id, self.name, HOSTNAME, os.getpid(), wake_address, time.time()),
             commit=True,
         )
@@ -284,6 +262,13 @@ class LeasedSqliteStorage(SqliteStorage):
 
     def unregister_consumer(self, consumer_id: str) -> None:
         self.sql("delete from consumer where id = ?", (consumer_id,), commit=True)
+
+    def consumer_ids(self) -> list[str]:
+        """The consumers registered on this queue now (alive, or dead and not yet found out)."""
+        return [
+            row[0]
+            for row in self.sql("select id from consumer where queue = ? order by id", (self.name,), results=True)
+        ]
 
     def find_orphans(self, lease_seconds: float, current_id: str | None = None) -> list[Orphan]:
         """The messages held by dead consumers, with who held them since when.
@@ -307,7 +292,10 @@ class LeasedSqliteStorage(SqliteStorage):
             curs.execute(
                 f"select id, job_id, data, claimed_by, claimed_at from message where {self._ORPHANED}", (self.name,)
             )
-            return [Orphan(*row) for row in curs.fetchall()]
+            return [
+                Orphan(message_id, job_id, bytes(data), claimed_by, claimed_at)
+                for message_id, job_id, data, claimed_by, claimed_at in curs.fetchall()
+            ]
 
     _ORPHANED = "queue = ? and claimed_by is not null and claimed_by not in (select id from consumer)"
 
@@ -320,8 +308,73 @@ class LeasedSqliteStorage(SqliteStorage):
                     f"where id in ({_placeholders(chunk)}) and {self._ORPHANED}",
                     (*chunk, self.name),
                 )
-            addresses = self._wake_addresses(curs)
+            addresses = self._wake_after(curs, len(orphans))
         wakeup.wake(addresses)
+
+    # -- periodic ticks ------------------------------------------------------------------------
+
+    def claim_tick(self, name: str, at: float) -> bool:
+        """Whether this scheduler is the first to enqueue periodic job `name` for the minute `at`.
+
+        Every consumer's scheduler enqueues the periodic jobs due this minute; the first one to
+        record the tick runs it, so several consumers run each periodic job once per tick.
+        """
+        with self.db(commit=True) as curs:
+            curs.execute("delete from tick where queue = ? and at < ?", (self.name, at - TICKS_KEPT))
+            curs.execute(
+                "insert into tick (queue, name, at) values (?, ?, ?) on conflict do nothing", (self.name, name, at)
+            )
+            return curs.rowcount == 1
+
+
+TICKS_KEPT = 86_400  # seconds of periodic ticks remembered (far longer than any two schedulers drift)
+
+# The tables; SQLite's and PostgreSQL's differ only in their types.
+SQLITE_TABLES = [
+    # A new row's id is above every id in the table, so messages of one priority leave in order.
+    "create table if not exists message (id integer primary key, queue text not null, job_id text, "
+    "lane text not null default 'default', data blob not null, priority real not null default 0, "
+    "claimed_by text, claimed_at real, deliveries integer not null default 0)",
+    "create table if not exists delayed (id integer primary key, queue text not null, job_id text, "
+    "lane text not null default 'default', data blob not null, priority real not null default 0, "
+    "timestamp real not null)",
+    "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
+    "pid integer not null, wake_address text, beat_at real not null)",
+    "create table if not exists tick (queue text not null, name text not null, at real not null, "
+    "primary key (queue, name, at))",
+]
+INDEXES = [
+    "create index if not exists message_ready on message (queue, lane, priority desc, id) where claimed_by is null",
+    "create index if not exists message_owner on message (claimed_by) where claimed_by is not null",
+    "create index if not exists message_job on message (job_id)",
+    "create index if not exists delayed_due on delayed (queue, timestamp)",
+    "create index if not exists delayed_job on delayed (job_id)",
+]
+
+
+class LeasedSqliteStorage(LeasedStorage, SqliteStorage):
+    """The leased queue in its own SQLite file (`db/huey.sqlite3`): one writer at a time
+    (`begin exclusive`), consumers on this host woken through their sockets."""
+
+    ddl = [SqliteStorage.table_kv, SqliteStorage.table_counter, *SQLITE_TABLES, *INDEXES]
+
+    def __init__(self, name="huey", filename="huey.db", synchronous="NORMAL", **kwargs):
+        # WAL with synchronous=NORMAL: durable across process crashes; a power loss may lose the
+        # last commits, never the file. Stock Huey offers only FULL (an fsync a commit) or OFF.
+        self._synchronous = synchronous
+        super().__init__(name, filename, **kwargs)
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute(f"pragma synchronous={self._synchronous}")
+        return conn
+
+    def _wake_consumers(self, curs, count: int) -> list[str]:
+        curs.execute(
+            "select wake_address from consumer where queue = ? and host = ? and wake_address is not null",
+            (self.name, HOSTNAME),
+        )
+        return [address for (address,) in curs.fetchall()]
 
 
 def _chunks(values: list, size: int = 500):

@@ -30,7 +30,7 @@ from huey.contrib.djhuey import HUEY
 from tasks_app.models import ConsumerHeartbeat
 from tasks_app.queue import history, recovery
 from tasks_app.queue.context import current
-from tasks_app.queue.leased import LeasedSqliteHuey
+from tasks_app.queue.leased import LeasedHuey
 
 logger = logging.getLogger("huey")
 
@@ -158,7 +158,7 @@ class Writer:
 
 def _leased_consumer() -> bool:
     """Whether this process consumes the leased SQLite queue (not Redis, not a test's writer)."""
-    return isinstance(HUEY, LeasedSqliteHuey) and HUEY.consumer_id is not None
+    return isinstance(HUEY, LeasedHuey) and HUEY.consumer_id is not None
 
 
 def consumer_id() -> str:
