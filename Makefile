@@ -65,11 +65,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used);
-# the scale-out test runs the queue on a local redis-server.
+# the scale-out test runs the queue on a local redis-server; the deploy kit's test validates
+# its units with systemd-analyze and its Caddyfile with caddy (offline, no daemon needed).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; fi
 
 clean:
