@@ -29,8 +29,10 @@ dev: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(WEB_BIND)
 
+# The suite on SQLite, then again (browser tests aside) on a throw-away PostgreSQL server.
 test: install-dev system-deps lint check
 	$(PY) -m pytest
+	$(PY) -m tests.postgres_server -- $(PY) -m pytest -m "not browser" -p no:cacheprovider
 
 # Not part of `make test`: minutes of work that print figures.
 soak: install-dev
@@ -65,7 +67,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used);
-# the scale-out test runs the queue on a local redis-server; the deploy kit's test validates
+# the scale-out tests run the queue on a local redis-server and the whole suite again on a
+# throw-away PostgreSQL cluster (tests/postgres_server.py); the deploy kit's test validates
 # its units with systemd-analyze and its Caddyfile with caddy (offline, no daemon needed).
 system-deps:
 	@missing=""; \
@@ -73,6 +76,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v caddy >/dev/null || missing="$$missing caddy"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; fi
 
 clean:

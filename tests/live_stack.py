@@ -94,14 +94,19 @@ class LiveStack:
         return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def start_web(self) -> None:
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        args = [gunicorn, "site_config.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"]
-        self.web = self._spawn(args, "web.log")
-        wait_for(self._web_answers, timeout=20, what="the web server")
+        self.web = self.spawn_web(self.port)
 
-    def _web_answers(self) -> bool:
+    def spawn_web(self, port: int, log_name: str = "web.log") -> subprocess.Popen:
+        """A gunicorn on `port`, answering once it returns (start_web: the stack's own)."""
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        args = [gunicorn, "site_config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"]
+        web = self._spawn(args, log_name)
+        wait_for(lambda: self._web_answers(f"http://127.0.0.1:{port}"), timeout=20, what="the web server")
+        return web
+
+    def _web_answers(self, url: str) -> bool:
         try:
-            urllib.request.urlopen(self.url + "/healthz", timeout=2)
+            urllib.request.urlopen(url + "/healthz", timeout=2)
         except urllib.error.HTTPError:
             return True  # a 503 is an answer: the consumer may not have beaten yet
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -110,8 +115,12 @@ class LiveStack:
 
     def start_consumer(self, *args: str, with_test_jobs: bool = False) -> None:
         """`manage.py run_huey`; with_test_jobs: the same command with tests/crash_jobs.py registered too."""
+        self.consumer = self.spawn_consumer(*args, with_test_jobs=with_test_jobs)
+
+    def spawn_consumer(self, *args: str, with_test_jobs: bool = False, log_name: str = "consumer.log"):
+        """Another consumer process on this stack's queue (start_consumer: the stack's own)."""
         command = ["tests/consumer_with_test_jobs.py"] if with_test_jobs else ["manage.py", "run_huey"]
-        self.consumer = self._spawn([sys.executable, *command, *args], "consumer.log")
+        return self._spawn([sys.executable, *command, *args], log_name)
 
     def kill_consumer(self) -> None:
         """SIGKILL, as the OOM killer or a power cut would: no shutdown code runs."""
@@ -173,10 +182,12 @@ class LiveStack:
         )
         return self.manage("shell", "--no-imports", "-c", script).stdout.strip()
 
-    def api(self, method: str, path: str, token: str, payload: dict | None = None) -> tuple[int, dict]:
-        """Call the JSON API; return (status, decoded body)."""
+    def api(
+        self, method: str, path: str, token: str, payload: dict | None = None, *, url: str | None = None
+    ) -> tuple[int, dict]:
+        """Call the JSON API (of this stack's web server, or the one at `url`); return (status, decoded body)."""
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request = urllib.request.Request((url or self.url) + path, data=data, method=method)
         request.add_header("Authorization", f"Token {token}")
         request.add_header("Content-Type", "application/json")
         try:

@@ -101,11 +101,8 @@ def test_the_kit_is_complete():
         "tasks-web.service",
         "tasks-consumer.service",
         "tasks-consumer-extra@.service",
-        "tasks-pg-backup.service",
-        "tasks-pg-backup.timer",
     } <= names
-    for script in ("tasks-pg-backup", "tasks-manage"):
-        assert (DEPLOY / script).stat().st_mode & stat.S_IXUSR, f"deploy/{script} is not executable"
+    assert (DEPLOY / "tasks-manage").stat().st_mode & stat.S_IXUSR, "deploy/tasks-manage is not executable"
 
 
 @pytest.mark.parametrize("path", SERVICES, ids=lambda path: path.name)
@@ -182,14 +179,6 @@ def test_services_run_unprivileged_hardened_and_write_only_data_dir(path):
     assert one(unit, "ReadWritePaths") == read_env_file()[0]["DATA_DIR"] == "/var/lib/tasks"
 
 
-def test_backup_timer_starts_the_backup_service():
-    timer = read_unit(DEPLOY / "tasks-pg-backup.timer")["Timer"]
-    assert (DEPLOY / one(timer, "Unit")).is_file()
-    assert one(timer, "Persistent") == "true"
-    if shutil.which("systemd-analyze"):
-        subprocess.run(["systemd-analyze", "calendar", one(timer, "OnCalendar")], check=True, capture_output=True)
-
-
 def test_env_file_names_every_variable_and_sets_the_required_ones():
     values, named = read_env_file()
     source = (ROOT / "site_config" / "settings.py").read_text()
@@ -201,8 +190,7 @@ def test_env_file_names_every_variable_and_sets_the_required_ones():
         for command in service(path)["ExecStart"]
         for name in re.findall(r"\$\{(\w+)\}", command)
     }
-    in_backup = set(re.findall(r"\$\{(\w+)", (DEPLOY / "tasks-pg-backup").read_text()))
-    missing = (in_settings | OTHER_VARIABLES | in_units | in_backup) - named
+    missing = (in_settings | OTHER_VARIABLES | in_units) - named
     assert not missing, f"deploy/tasks.env.example does not mention {sorted(missing)}"
     assert {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS"} <= set(values)
     assert values["DJANGO_SECURE_COOKIES"] == "1" and values["HUEY_IMMEDIATE"] == "0"
@@ -262,59 +250,6 @@ def test_caddyfile_passes_caddy_validate(tmp_path):
     adapted = json.dumps(json.loads(caddy("adapt").stdout))
     assert f'"handler": "request_body", "max_size": {caddy_body_limit(Path(caddyfile).read_text())}' in adapted
     assert f'"dial": "{settings_default_web_bind()}"' in adapted
-
-
-def fake_postgres_tools(bin_dir: Path, restore_exit: int = 0) -> Path:
-    """pg_dump writes its arguments as the dump; pg_restore --list checks it (or fails)."""
-    bin_dir.mkdir()
-    (bin_dir / "pg_dump").write_text(
-        '#!/bin/sh\nfor a; do case "$a" in --file=*) out="${a#--file=}";; esac; done\necho "$@" > "$out"\n'
-    )
-    (bin_dir / "pg_restore").write_text(f'#!/bin/sh\ntest -s "$2" && exit {restore_exit}\n')
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    return bin_dir
-
-
-def run_backup(tmp_path: Path, **environment) -> subprocess.CompletedProcess:
-    environment = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "DATA_DIR": str(tmp_path / "data")} | environment
-    return subprocess.run(
-        [str(DEPLOY / "tasks-pg-backup")], env=environment, capture_output=True, text=True, timeout=30
-    )
-
-
-def test_pg_backup_dumps_checks_and_keeps_the_newest(tmp_path):
-    fake_postgres_tools(tmp_path / "bin")
-    backups = tmp_path / "data" / "backups"
-    backups.mkdir(parents=True)
-    for day in range(1, 6):
-        (backups / f"app-2020010{day}-000000.dump").write_text("old")
-    result = run_backup(tmp_path, DATABASE_URL="postgres:///tasks", BACKUP_KEEP="3")
-    assert result.returncode == 0, result.stderr
-    kept = sorted(path.name for path in backups.iterdir())
-    assert len(kept) == 3 and kept[:2] == ["app-20200104-000000.dump", "app-20200105-000000.dump"], kept
-    assert (backups / kept[2]).read_text().split() == [
-        "--format=custom",
-        "--dbname=postgres:///tasks",
-        f"--file={backups / kept[2]}.partial",
-    ]
-
-
-def test_pg_backup_keeps_nothing_unreadable_and_deletes_no_old_one(tmp_path):
-    fake_postgres_tools(tmp_path / "bin", restore_exit=1)
-    backups = tmp_path / "data" / "backups"
-    backups.mkdir(parents=True)
-    (backups / "app-20200101-000000.dump").write_text("old")
-    result = run_backup(tmp_path, DATABASE_URL="postgres:///tasks", BACKUP_KEEP="1")
-    assert result.returncode != 0
-    assert [path.name for path in backups.iterdir()] == ["app-20200101-000000.dump"]
-
-
-def test_pg_backup_refuses_a_database_url_pg_dump_cannot_read(tmp_path):
-    fake_postgres_tools(tmp_path / "bin")
-    assert run_backup(tmp_path, DATABASE_URL="sqlite:///app.sqlite3").returncode == 2
-    assert run_backup(tmp_path).returncode != 0  # no DATABASE_URL: the SQLite setup
-    assert not (tmp_path / "data" / "backups").exists() or not any((tmp_path / "data" / "backups").iterdir())
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="tasks-manage switches user: needs root")

@@ -53,7 +53,11 @@ def _on_executing(signal, task, *args) -> None:
     current.started = time.monotonic()
     claim = getattr(task, "claim", None)
     deliveries = {"deliveries": claim.deliveries} if claim else {}
-    record(task, signal, state=State.RUNNING, started_at=timezone.now(), finished_at=None, eta=None, **deliveries)
+    # Which consumer runs it: with several, the history says where each attempt ran.
+    where = f"on {HUEY.consumer_id}" if getattr(HUEY, "consumer_id", None) else ""
+    record(
+        task, signal, where, state=State.RUNNING, started_at=timezone.now(), finished_at=None, eta=None, **deliveries
+    )
 
 
 def _finished() -> dict:
