@@ -9,7 +9,7 @@ from huey.contrib.djhuey import db_task, lock_task
 
 from tasks_app.jobs.schedule import daily, periodic_job
 from tasks_app.models import TaskImport
-from tasks_app.services import exports, imports, reports
+from tasks_app.services import exports, imports, reports, user_stats
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def user_stats_refresh(user_id: int, **import_result) -> dict | None:
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return None
-    stats = imports.user_stats_refresh(user)
+    stats = user_stats.user_stats_refresh(user)
     return {"open": stats.open, "done": stats.done, "overdue": stats.overdue}
 
 
