@@ -11,10 +11,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks_app import workflows
+from tasks_app import charts, workflows
 from tasks_app.forms import SignUpForm, TaskFilterForm, TaskForm
 from tasks_app.models import Notification, Task
-from tasks_app.services import notifications, tasks, user_stats
+from tasks_app.services import notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import visible_or_404
 
 PAGE_SIZE = 25
@@ -45,6 +45,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "query": query.urlencode(),
         "my_stats": user_stats.user_stats_for(request.user),
+        "trend": charts.trend_chart(task_trends.daily_trend()),
     }
     return render(request, "tasks_app/task_list.html", context)
 
