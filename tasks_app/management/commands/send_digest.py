@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool = False, **options) -> None:
         if dry_run:
-            names = list(emails.digest_recipients().values_list("username", flat=True))
+            names = list(emails.digest_recipients(timezone.localdate()).values_list("username", flat=True))
             self.stdout.write(f"Would send {len(names)} digest(s): {', '.join(names) or 'nobody'}")
             return
         with transaction.atomic():
