@@ -42,7 +42,7 @@ def test_it_sends_anonymous_visitors_to_the_login_page(client):
     assert "/accounts/login/" in response["Location"]
 
 
-def test_the_overview_shows_queue_failures_schedule_and_chart(staff_client):
+def test_the_overview_shows_failures_the_throughput_chart_and_no_consumer(staff_client):
     divide(1, 0)
     divide(4, 2)
     body = staff_client.get("/ops/").content.decode()
