@@ -1,4 +1,4 @@
-"""The API's serializers: tasks, notifications, users, broadcasts, reports, imports, exports."""
+"""The API's serializers: tasks, notifications, users, broadcasts, reports, imports, exports, jobs."""
 
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -131,3 +131,40 @@ class WorkspaceExportSerializer(serializers.ModelSerializer):
         if export.status != WorkspaceExport.Status.SUCCEEDED:
             return None
         return reverse("api-export-download", args=[export.pk])
+
+
+class JobProgressSerializer(serializers.Serializer):
+    current = serializers.IntegerField(source="progress_current", allow_null=True)
+    total = serializers.IntegerField(source="progress_total", allow_null=True)
+    percent = serializers.IntegerField(source="progress_percent", allow_null=True)
+    message = serializers.CharField(source="progress_message")
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="short_name")
+    progress = JobProgressSerializer(source="*")
+    result = serializers.CharField(source="result_summary")
+
+    class Meta:
+        model = JobRun
+        fields = [
+            "id",
+            "name",
+            "state",
+            "progress",
+            "result",
+            "error",
+            "attempts",
+            "deliveries",
+            "retries_left",
+            "enqueued_at",
+            "eta",
+            "started_at",
+            "finished_at",
+            "duration",
+        ]
+
+
+class JobAccepted(serializers.Serializer):
+    job_id = serializers.CharField()
+    status_url = serializers.CharField()

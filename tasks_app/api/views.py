@@ -12,8 +12,14 @@ from rest_framework.response import Response
 from tasks_app import workflows
 from tasks_app.api.errors import service_errors_as_400
 from tasks_app.api.filters import NotificationFilter, TaskFilter, TaskOrderingFilter
-from tasks_app.api.jobs import JobAccepted, accepted
-from tasks_app.api.serializers import BroadcastSerializer, NotificationSerializer, TaskSerializer, UserSerializer
+from tasks_app.api.jobs import accepted
+from tasks_app.api.serializers import (
+    BroadcastSerializer,
+    JobAccepted,
+    NotificationSerializer,
+    TaskSerializer,
+    UserSerializer,
+)
 from tasks_app.models import Notification, Task
 from tasks_app.services import notifications, tasks, user_stats
 
