@@ -1,4 +1,4 @@
-"""The web UI: tasks, notifications, sign-up. Views validate, call a service, then redirect."""
+"""The web UI: tasks, notifications, sign-up. Views validate, call a workflow or a service, then redirect."""
 
 from django.conf import settings
 from django.contrib import messages
