@@ -1,11 +1,12 @@
+"""The web UI's forms: tasks, sign-up, password reset, reports and imports."""
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.template import loader
 
-from tasks_app import jobs, queue
-from tasks_app.models import Email, Task
-from tasks_app.services import emails
+from tasks_app import workflows
+from tasks_app.models import Report, Task
 
 
 class TaskForm(forms.ModelForm):
@@ -52,7 +53,24 @@ class QueuedPasswordResetForm(PasswordResetForm):
     ) -> None:
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
-        email = emails.email_create(
-            kind=Email.Kind.PASSWORD_RESET, to=to_email, subject=subject, body=body, user=context["user"]
-        )
-        queue.enqueue_on_commit(jobs.email_send, email.pk, priority=jobs.PRIORITY_URGENT)
+        workflows.password_reset_email_start(to=to_email, subject=subject, body=body, user=context["user"])
+
+
+class ReportForm(forms.Form):
+    format = forms.ChoiceField(choices=Report.Format.choices)
+    status = forms.ChoiceField(choices=[("", "All statuses"), *Task.Status.choices], required=False)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Created from")
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Created until")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="Header: title, description, status, priority, due_date")
+
+
+def add_service_errors(form: forms.Form, error) -> None:
+    """Show a service's ValidationError on the form: on its field when the form has one."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, problems in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, problems)

@@ -1,4 +1,4 @@
-"""The web UI: tasks, notifications, sign-up. Views validate, call a service, then redirect."""
+"""The web UI: tasks, notifications, sign-up. Views validate, call a workflow or a service, then redirect."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,17 +11,18 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks_app import jobs, queue
+from tasks_app import charts, workflows
 from tasks_app.forms import SignUpForm, TaskFilterForm, TaskForm
 from tasks_app.models import Notification, Task
-from tasks_app.services import emails, notifications, tasks
+from tasks_app.services import notifications, task_trends, tasks, user_stats
+from tasks_app.shortcuts import visible_or_404
 
 PAGE_SIZE = 25
 
 
 def _get_task_for_user(request: HttpRequest, pk: int) -> Task:
     """The task if this user may see it (owner, creator or staff); 404 otherwise."""
-    return get_object_or_404(Task.objects.visible_to(request.user), pk=pk)
+    return visible_or_404(Task, request.user, pk)
 
 
 @require_GET
@@ -39,33 +40,30 @@ def task_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"page": page, "filters": filters, "query": query.urlencode()}
+    context = {
+        "page": page,
+        "filters": filters,
+        "query": query.urlencode(),
+        "my_stats": user_stats.user_stats_for(request.user),
+        "trend": charts.trend_chart(task_trends.daily_trend()),
+    }
     return render(request, "tasks_app/task_list.html", context)
 
 
 def task_create(request: HttpRequest) -> HttpResponse:
     form = TaskForm(request.POST or None, initial={"owner": request.user})
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            task = tasks.task_create(created_by=request.user, **form.cleaned_data)
-            queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=request.user)
+        task = workflows.task_create(created_by=request.user, **form.cleaned_data)
         messages.success(request, f"Created “{task.title}”.")
         return redirect("tasks:task-list")
     return render(request, "tasks_app/task_form.html", {"form": form})
 
 
-def _notify_if_completed(request: HttpRequest, task: Task, was_done: bool) -> None:
-    if task.status == Task.Status.DONE and not was_done:
-        queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=request.user)
-
-
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
-    was_done = task.status == Task.Status.DONE
     form = TaskForm(request.POST or None, instance=task)
     if request.method == "POST" and form.is_valid():
-        tasks.task_update(task, **form.cleaned_data)
-        _notify_if_completed(request, task, was_done)
+        workflows.task_update(task, by=request.user, **form.cleaned_data)
         messages.success(request, f"Saved “{task.title}”.")
         return redirect("tasks:task-list")
     return render(request, "tasks_app/task_form.html", {"form": form, "task": task})
@@ -74,13 +72,11 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
-    was_done = task.status == Task.Status.DONE
     try:
-        tasks.task_complete(task)
+        workflows.task_complete(task, by=request.user)
     except ValidationError as error:  # a row saved around validation (a script, a raw import)
         messages.error(request, f"Cannot complete “{task.title}”: {' '.join(error.messages)} Edit it first.")
         return redirect("tasks:task-edit", pk=task.pk)
-    _notify_if_completed(request, task, was_done)
     messages.success(request, f"Completed “{task.title}”.")
     return redirect("tasks:task-list")
 
@@ -90,11 +86,10 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Email me this task": the email is written now and sent by a job."""
     task = _get_task_for_user(request, pk)
     try:
-        email = emails.email_create_task(task, request.user)
+        email, _ = workflows.task_email(task, request.user)
     except ValueError as error:
         messages.error(request, str(error))
     else:
-        queue.enqueue_on_commit(jobs.email_send, email.pk, user=request.user)
         messages.success(request, f"On its way to {email.to}.")
     return redirect("tasks:task-edit", pk=task.pk)
 
@@ -102,7 +97,7 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
 def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
     if request.method == "POST":
-        task.delete()
+        tasks.task_delete(task)
         messages.success(request, f"Deleted “{task.title}”.")
         return redirect("tasks:task-list")
     return render(request, "tasks_app/task_confirm_delete.html", {"task": task})
@@ -145,9 +140,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
-            email = emails.email_create_welcome(user)
-            if email is not None:
-                queue.enqueue_on_commit(jobs.email_send, email.pk, user=user)
+            workflows.welcome_email_start(user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.username}! Your account is ready.")
         return redirect("tasks:task-list")

@@ -1,37 +1,22 @@
 """Pages for reports, CSV imports and workspace exports. The work runs in jobs; pages follow it."""
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from tasks_app import jobs, queue
-from tasks_app.models import JobRun, Report, Task, TaskImport, WorkspaceExport
-from tasks_app.services import imports, reports
-
-
-class ReportForm(forms.Form):
-    format = forms.ChoiceField(choices=Report.Format.choices)
-    status = forms.ChoiceField(choices=[("", "All statuses"), *Task.Status.choices], required=False)
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Created from")
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Created until")
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Header: title, description, status, priority, due_date")
-
-
-def _owned(model, request: HttpRequest, pk: int):
-    return get_object_or_404(model.objects.visible_to(request.user), pk=pk)
+from tasks_app import workflows
+from tasks_app.forms import ImportForm, ReportForm, add_service_errors
+from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
+from tasks_app.shortcuts import file_response, visible_or_404
 
 
 def _download(row) -> FileResponse:
-    if row.status != row.Status.SUCCEEDED or not row.file:
+    response = file_response(row)
+    if response is None:
         raise Http404("Not ready.")
-    return FileResponse(row.file.open("rb"), as_attachment=True, filename=row.file.name.rsplit("/", 1)[-1])
+    return response
 
 
 def report_list(request: HttpRequest) -> HttpResponse:
@@ -39,19 +24,15 @@ def report_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                report = reports.report_request(
-                    owner=request.user,
-                    format=data["format"],
-                    task_status=data["status"],
-                    date_from=data["date_from"],
-                    date_to=data["date_to"],
-                )
-                report.job_id = queue.enqueue_on_commit(jobs.report_build, report.pk, user=request.user)
-                report.save(update_fields=["job_id"])
+            workflows.report_start(
+                owner=request.user,
+                format=data["format"],
+                task_status=data["status"],
+                date_from=data["date_from"],
+                date_to=data["date_to"],
+            )
         except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
+            add_service_errors(form, error)
         else:
             messages.success(request, "Your report is being built; this page follows its progress.")
             return redirect("files:report-list")
@@ -62,16 +43,13 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 
 def report_download(request: HttpRequest, pk: int) -> FileResponse:
-    return _download(_owned(Report, request, pk))
+    return _download(visible_or_404(Report, request.user, pk))
 
 
 @require_POST
 def report_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    report = _owned(Report, request, pk)
-    if reports.report_cancel(report):
-        run = JobRun.objects.filter(pk=report.job_id).first()
-        if run is not None:
-            queue.cancel(run)
+    report = visible_or_404(Report, request.user, pk)
+    if workflows.report_cancel(report):
         messages.success(request, f"Canceled report #{report.pk}.")
     else:
         messages.error(request, f"Report #{report.pk} has already finished.")
@@ -82,14 +60,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                task_import = imports.import_create(owner=request.user, uploaded=form.cleaned_data["file"])
-                pipeline = jobs.import_pipeline(task_import.pk, request.user.pk)
-                task_import.job_id = pipeline.id
-                task_import.save(update_fields=["job_id"])
-                queue.enqueue_message_on_commit(pipeline, user=request.user)
+            task_import = workflows.import_start(owner=request.user, uploaded=form.cleaned_data["file"])
         except ValidationError as error:
-            form.add_error("file", error.message_dict.get("file", error.messages))
+            add_service_errors(form, error)
         else:
             return redirect("files:import-detail", pk=task_import.pk)
     imports_ = TaskImport.objects.filter(owner=request.user)[:50]
@@ -97,17 +70,14 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    task_import = _owned(TaskImport, request, pk)
+    task_import = visible_or_404(TaskImport, request.user, pk)
     run = JobRun.objects.filter(pk=task_import.job_id).first()
     return render(request, "tasks_app/files/import_detail.html", {"task_import": task_import, "run": run})
 
 
 def export_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        with transaction.atomic():
-            export = WorkspaceExport.objects.create(owner=request.user)
-            export.job_id = queue.enqueue_message_on_commit(jobs.export_chord(export.pk), user=request.user)
-            export.save(update_fields=["job_id"])
+        workflows.export_start(owner=request.user)
         messages.success(request, "Your export is being prepared.")
         return redirect("files:export-list")
     exports_ = WorkspaceExport.objects.filter(owner=request.user)[:50]
@@ -115,4 +85,4 @@ def export_list(request: HttpRequest) -> HttpResponse:
 
 
 def export_download(request: HttpRequest, pk: int) -> FileResponse:
-    return _download(_owned(WorkspaceExport, request, pk))
+    return _download(visible_or_404(WorkspaceExport, request.user, pk))

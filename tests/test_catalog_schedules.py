@@ -1,7 +1,8 @@
 """When each periodic job runs: Huey's scheduler asks every minute with a naive UTC time.
 
 Each test sweeps every minute of a window through `validate_datetime`, as the scheduler does,
-and compares the UTC minutes at which a job would fire with the ones it must fire at.
+and compares the UTC minutes at which a job would fire with the ones it must fire at; the
+dashboard's next run (computed from the schedule, not swept) is checked against the same sweep.
 """
 
 import datetime
@@ -20,6 +21,15 @@ def fire_times(job, start: datetime.datetime, hours: int = 7 * 24) -> list[datet
     task = job.task_class()
     minutes = (start + datetime.timedelta(minutes=n) for n in range(hours * 60))
     return [minute for minute in minutes if task.validate_datetime(minute)]
+
+
+def first_fire_time(job, start: datetime.datetime) -> datetime.datetime:
+    """The first UTC minute from `start` at which the scheduler would enqueue `job` (aware)."""
+    task = job.task_class()
+    minute = start
+    while not task.validate_datetime(minute):
+        minute += datetime.timedelta(minutes=1)
+    return minute.replace(tzinfo=datetime.UTC)
 
 
 def daily(start: datetime.datetime, hour: int, minute: int = 0, days: int = 7) -> list[datetime.datetime]:
@@ -112,6 +122,40 @@ def test_the_weekly_cleanup_follows_the_local_sunday_when_utc_is_still_saturday(
     assert fire_times(jobs.digest_send, UTC_WEEK) == daily(UTC_WEEK, 19)
 
 
-def test_a_late_digest_is_dropped_and_a_backup_has_a_timeout():
-    assert jobs.digest_send.task_class.default_expires == 4 * 3600
-    assert jobs.db_backup.task_class.default_timeout == 600
+# Moments around which a job's next run is easy to get wrong: just before and on a run, the turn of
+# a day and a week, and the two nights the clocks change in Berlin.
+AWKWARD_MOMENTS = [
+    datetime.datetime(2026, 1, 5, 0, 0),
+    datetime.datetime(2026, 1, 5, 7, 59, 59),
+    datetime.datetime(2026, 1, 10, 23, 55),
+    datetime.datetime(2026, 1, 11, 0, 30),
+    datetime.datetime(2026, 3, 28, 23, 50),
+    datetime.datetime(2026, 3, 29, 0, 59),
+    datetime.datetime(2026, 10, 24, 23, 59),
+    datetime.datetime(2026, 10, 25, 0, 0),
+    datetime.datetime(2026, 10, 25, 0, 45, 10),
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "Pacific/Auckland"])
+def test_the_next_run_shown_is_the_first_minute_the_scheduler_would_fire_at(settings, zone):
+    settings.TIME_ZONE = zone
+    for job in PERIODIC_JOBS:
+        schedule = job.task_class.periodic_schedule
+        for moment in AWKWARD_MOMENTS:
+            swept = first_fire_time(job, moment.replace(second=0) + datetime.timedelta(minutes=1))
+            assert schedule.next_run(moment.replace(tzinfo=datetime.UTC)) == swept, (job.task_class.__name__, moment)
+
+
+def test_the_labels_say_the_whole_schedule_in_the_teams_time_zone(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    labels = {job.task_class.__name__: job.task_class.periodic_schedule.label for job in PERIODIC_JOBS}
+    assert labels == {
+        "digest_send": "daily at 08:00 Europe/Berlin",
+        "done_tasks_cleanup": "weekly on Sunday at 02:00 Europe/Berlin",
+        "job_history_prune": "daily at 04:15 Europe/Berlin",
+        "report_cleanup": "daily at 03:00 Europe/Berlin",
+        "stats_snapshot": "hourly at :00",
+        "db_backup": "every 6 hours at :30",
+        "overdue_check": "every 10 minutes",
+    }

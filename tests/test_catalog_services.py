@@ -7,6 +7,8 @@ from contextlib import closing
 from io import StringIO
 
 import pytest
+import time_machine
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
@@ -157,15 +159,37 @@ class TestEmails:
         make_task(make_user("nomail", email=""))
         make_task(make_user("finished"), status=Task.Status.DONE)
         make_user("idle")
-        assert list(emails.digest_recipients()) == [busy]
+        assert list(emails.digest_recipients(datetime.date(2026, 1, 5))) == [busy]
 
-    def test_the_digest_dry_run_names_the_people_the_digest_goes_to(self):
+    def test_a_user_sent_todays_digest_gets_no_second_one_that_day(self):
         make_task(make_user("busy"))
+        today = datetime.date(2026, 1, 5)
+        [digest] = emails.email_create_digests(today)
+        emails.email_send(digest.pk)
+        assert list(emails.digest_recipients(today)) == []
+        assert [user.username for user in emails.digest_recipients(today + datetime.timedelta(days=1))] == ["busy"]
+
+    @time_machine.travel(datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC), tick=False)
+    def test_the_digest_dry_run_counts_what_the_real_run_sends(self, django_capture_on_commit_callbacks):
+        make_task(make_user("busy"))
+        sent = make_user("sent")
+        make_task(sent)
         make_task(make_user("gone", is_active=False))
+        make_task(make_user("nomail", email=""))
+        key = f"digest:{sent.pk}:{timezone.localdate().isoformat()}"
+        already = emails.email_create(
+            kind=Email.Kind.DIGEST, to=sent.email, subject="s", body="b", user=sent, dedup_key=key
+        )
+        emails.email_send(already.pk)
+        mail.outbox.clear()
         out = StringIO()
         call_command("send_digest", "--dry-run", stdout=out)
         assert out.getvalue() == "Would send 1 digest(s): busy\n"
-        assert not Email.objects.exists()
+        assert Email.objects.count() == 1  # only the one sent before
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("send_digest", stdout=out)
+        assert out.getvalue().endswith("Queued 1 digest(s).\n")
+        assert [m.to for m in mail.outbox] == [["busy@example.com"]]
 
     def test_email_me_this_task_needs_an_address(self):
         user = make_user(email="")

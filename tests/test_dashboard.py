@@ -1,9 +1,11 @@
 """The operations dashboard, through Django's test client (Huey in immediate mode)."""
 
 import datetime
+import re
 
 import pytest
-from huey.contrib.djhuey import HUEY, db_task
+import time_machine
+from huey.contrib.djhuey import db_task
 
 from tasks_app import queue
 from tasks_app.models import JobRun, PausedJob
@@ -11,6 +13,8 @@ from tasks_app.services import job_stats
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
+
+NINE_OH_THREE = datetime.datetime(2026, 1, 1, 9, 3, 30, tzinfo=datetime.UTC)  # a Thursday
 
 
 @db_task(name="tests.dashboard_divide")
@@ -38,14 +42,13 @@ def test_it_sends_anonymous_visitors_to_the_login_page(client):
     assert "/accounts/login/" in response["Location"]
 
 
-def test_the_overview_shows_queue_failures_schedule_and_chart(staff_client):
+def test_the_overview_shows_failures_the_throughput_chart_and_no_consumer(staff_client):
     divide(1, 0)
     divide(4, 2)
     body = staff_client.get("/ops/").content.decode()
     assert "Failed jobs" in body and "ZeroDivisionError" in body
     assert "Retry" in body and "Discard" in body
-    assert "overdue_check" in body and "Every 10 minutes" in body  # the schedule, in words
-    assert "<svg" in body
+    assert 'aria-label="Jobs finished per minute"' in body
     assert "No consumer is running" in body  # immediate mode: no consumer beats
     panel = staff_client.get("/ops/?panel=1").content.decode()
     assert "ZeroDivisionError" in panel and "<html" not in panel
@@ -108,16 +111,35 @@ def test_the_job_detail_shows_arguments_timings_and_traceback(staff_client):
     assert staff_client.get("/ops/jobs/no-such-job/").status_code == 404
 
 
-def test_the_next_run_of_a_periodic_job_follows_its_crontab():
-    overdue = next(job for job in job_stats.periodic_jobs() if job.short_name == "overdue_check")
-    task = HUEY._registry.string_to_task(overdue.name)()
-    after = datetime.datetime(2026, 1, 1, 9, 3, tzinfo=datetime.UTC)
-    assert job_stats._next_run(task, after) == datetime.datetime(2026, 1, 1, 9, 10, tzinfo=datetime.UTC)
+def schedule_rows(body: str) -> dict[str, tuple[str, str]]:
+    """The dashboard's schedule table: job -> (when, next run)."""
+    section = body[body.index("<h2>Schedule</h2>") :]
+    table = section[: section.index("</table>")]
+    rows = re.findall(r"<tr>\s*<td>(\w+)</td>\s*<td>([^<]*)</td>\s*<td>([^<(]*)", table)
+    return {job: (when, next_run.strip()) for job, when, next_run in rows}
+
+
+def test_the_dashboard_shows_each_schedule_in_full_with_its_next_run(staff_client, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    with time_machine.travel(NINE_OH_THREE, tick=False):
+        rows = schedule_rows(staff_client.get("/ops/").content.decode())
+    assert rows == {
+        "db_backup": ("every 6 hours at :30", "2026-01-01 13:30 CET"),  # 12:30 UTC
+        "digest_send": ("daily at 08:00 Europe/Berlin", "2026-01-02 08:00 CET"),
+        "done_tasks_cleanup": ("weekly on Sunday at 02:00 Europe/Berlin", "2026-01-04 02:00 CET"),
+        "job_history_prune": ("daily at 04:15 Europe/Berlin", "2026-01-02 04:15 CET"),
+        "overdue_check": ("every 10 minutes", "2026-01-01 10:10 CET"),
+        "report_cleanup": ("daily at 03:00 Europe/Berlin", "2026-01-02 03:00 CET"),
+        "stats_snapshot": ("hourly at :00", "2026-01-01 11:00 CET"),
+    }
 
 
 def test_throughput_counts_jobs_per_minute():
-    divide(1, 0)
-    divide(4, 2)
-    bars = job_stats.throughput_per_minute(5)
+    with time_machine.travel(NINE_OH_THREE, tick=False):
+        divide(1, 0)
+        divide(4, 2)
+        bars = job_stats.throughput_per_minute(5)
     assert len(bars) == 5
+    assert bars[-1].minute == NINE_OH_THREE.replace(second=0)
     assert (bars[-1].succeeded, bars[-1].failed) == (1, 1)
+    assert all((bar.succeeded, bar.failed) == (0, 0) for bar in bars[:-1])

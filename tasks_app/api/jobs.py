@@ -3,50 +3,14 @@
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks_app import queue
+from tasks_app.api.serializers import JobRunSerializer
 from tasks_app.models import JobRun
-
-
-class JobProgressSerializer(serializers.Serializer):
-    current = serializers.IntegerField(source="progress_current", allow_null=True)
-    total = serializers.IntegerField(source="progress_total", allow_null=True)
-    percent = serializers.IntegerField(source="progress_percent", allow_null=True)
-    message = serializers.CharField(source="progress_message")
-
-
-class JobRunSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(source="short_name")
-    progress = JobProgressSerializer(source="*")
-    result = serializers.CharField(source="result_summary")
-
-    class Meta:
-        model = JobRun
-        fields = [
-            "id",
-            "name",
-            "state",
-            "progress",
-            "result",
-            "error",
-            "attempts",
-            "deliveries",
-            "retries_left",
-            "enqueued_at",
-            "eta",
-            "started_at",
-            "finished_at",
-            "duration",
-        ]
-
-
-class JobAccepted(serializers.Serializer):
-    job_id = serializers.CharField()
-    status_url = serializers.CharField()
 
 
 def accepted(job_id: str, **extra) -> Response:

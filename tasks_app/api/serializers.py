@@ -1,7 +1,10 @@
+"""The API's serializers: tasks, notifications, users, broadcasts, reports, imports, exports, jobs."""
+
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from rest_framework import serializers
 
-from tasks_app.models import Notification, Task
+from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -39,8 +42,129 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UserTaskStatsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserTaskStats
+        fields = ["open", "done", "overdue", "updated_at"]
+        read_only_fields = fields
+
+
 class UserSerializer(serializers.ModelSerializer):
+    task_stats = UserTaskStatsSerializer(read_only=True, help_text="Your task counts, recounted at each task write.")
+
     class Meta:
         model = get_user_model()
-        fields = ["id", "username", "email", "is_staff"]
+        fields = ["id", "username", "email", "is_staff", "task_stats"]
         read_only_fields = fields
+
+
+class BroadcastSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
+
+
+def job_progress(job_id: str) -> dict:
+    """A job's progress from its history row, for the rows that follow one (reports, imports)."""
+    run = JobRun.objects.filter(pk=job_id).first() if job_id else None
+    if run is None:
+        return {"current": None, "total": None, "percent": None}
+    return {"current": run.progress_current, "total": run.progress_total, "percent": run.progress_percent}
+
+
+class StartedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    job_id = serializers.CharField()
+    status_url = serializers.CharField()
+
+
+class ReportRequestSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=Report.Format.choices)
+    status = serializers.CharField(required=False, allow_blank=True)
+    date_from = serializers.DateField(required=False, allow_null=True)
+    date_to = serializers.DateField(required=False, allow_null=True)
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+    status_filter = serializers.CharField(source="task_status")
+
+    class Meta:
+        model = Report
+        fields = ["id", "format", "status", "progress", "download_url", "job_id", "error", "rows"]
+        fields += ["status_filter", "date_from", "date_to", "created_at", "finished_at"]
+
+    def get_progress(self, report: Report) -> dict:
+        if report.status == Report.Status.SUCCEEDED:  # the job's last progress write may still be buffered
+            return {"current": report.rows, "total": report.rows, "percent": 100}
+        return job_progress(report.job_id)
+
+    def get_download_url(self, report: Report) -> str | None:
+        if report.status != Report.Status.SUCCEEDED:
+            return None
+        return reverse("api-report-download", args=[report.pk])
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class TaskImportSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TaskImport
+        fields = ["id", "status", "created", "failed", "errors", "error", "progress", "job_id"]
+        fields += ["created_at", "finished_at"]
+
+    def get_progress(self, task_import: TaskImport) -> dict:
+        return job_progress(task_import.job_id)
+
+
+class WorkspaceExportSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkspaceExport
+        fields = ["id", "status", "download_url", "job_id", "error", "created_at", "finished_at"]
+
+    def get_download_url(self, export: WorkspaceExport) -> str | None:
+        if export.status != WorkspaceExport.Status.SUCCEEDED:
+            return None
+        return reverse("api-export-download", args=[export.pk])
+
+
+class JobProgressSerializer(serializers.Serializer):
+    current = serializers.IntegerField(source="progress_current", allow_null=True)
+    total = serializers.IntegerField(source="progress_total", allow_null=True)
+    percent = serializers.IntegerField(source="progress_percent", allow_null=True)
+    message = serializers.CharField(source="progress_message")
+
+
+class JobRunSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="short_name")
+    progress = JobProgressSerializer(source="*")
+    result = serializers.CharField(source="result_summary")
+
+    class Meta:
+        model = JobRun
+        fields = [
+            "id",
+            "name",
+            "state",
+            "progress",
+            "result",
+            "error",
+            "attempts",
+            "deliveries",
+            "retries_left",
+            "enqueued_at",
+            "eta",
+            "started_at",
+            "finished_at",
+            "duration",
+        ]
+
+
+class JobAccepted(serializers.Serializer):
+    job_id = serializers.CharField()
+    status_url = serializers.CharField()

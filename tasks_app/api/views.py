@@ -1,9 +1,5 @@
 """The JSON API for tasks, notifications and the current user. Writes go through services."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
@@ -13,26 +9,24 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import jobs, queue
+from tasks_app import workflows
+from tasks_app.api.errors import service_errors_as_400
 from tasks_app.api.filters import NotificationFilter, TaskFilter, TaskOrderingFilter
-from tasks_app.api.jobs import JobAccepted, accepted
-from tasks_app.api.serializers import NotificationSerializer, TaskSerializer, UserSerializer
+from tasks_app.api.jobs import accepted
+from tasks_app.api.serializers import (
+    BroadcastSerializer,
+    JobAccepted,
+    NotificationSerializer,
+    TaskSerializer,
+    UserSerializer,
+)
 from tasks_app.models import Notification, Task
-from tasks_app.services import emails, notifications, tasks
+from tasks_app.services import notifications, tasks, user_stats
 
 
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-@contextmanager
-def service_errors_as_400() -> Iterator[None]:
-    """A service's Django ValidationError becomes DRF's: a 400 with field messages, not a 500."""
-    try:
-        yield
-    except DjangoValidationError as error:
-        raise ValidationError(serializers.as_serializer_error(error)) from error
 
 
 class TaskViewSet(viewsets.ModelViewSet):
@@ -52,28 +46,21 @@ class TaskViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: TaskSerializer) -> None:
         with service_errors_as_400():
-            task = tasks.task_create(created_by=self.request.user, **serializer.validated_data)
-        serializer.instance = task
-        queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=self.request.user)
+            serializer.instance = workflows.task_create(created_by=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: TaskSerializer) -> None:
-        was_done = serializer.instance.status == Task.Status.DONE
         with service_errors_as_400():
-            serializer.instance = tasks.task_update(serializer.instance, **serializer.validated_data)
-        self._notify_if_completed(serializer.instance, was_done)
+            workflows.task_update(serializer.instance, by=self.request.user, **serializer.validated_data)
 
-    def _notify_if_completed(self, task: Task, was_done: bool) -> None:
-        if task.status == Task.Status.DONE and not was_done:
-            queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=self.request.user)
+    def perform_destroy(self, instance: Task) -> None:
+        tasks.task_delete(instance)
 
     @extend_schema(request=None, responses=TaskSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk=None) -> Response:
         task = self.get_object()
-        was_done = task.status == Task.Status.DONE
         with service_errors_as_400():
-            tasks.task_complete(task)
-        self._notify_if_completed(task, was_done)
+            workflows.task_complete(task, by=request.user)
         return Response(self.get_serializer(task).data)
 
     @extend_schema(request=None, responses={202: JobAccepted})
@@ -81,10 +68,9 @@ class TaskViewSet(viewsets.ModelViewSet):
     def email(self, request: Request, pk=None) -> Response:
         """Email this task to yourself; the email is sent by a background job."""
         try:
-            email = emails.email_create_task(self.get_object(), request.user)
+            _, job_id = workflows.task_email(self.get_object(), request.user)
         except ValueError as error:
             raise ValidationError({"detail": str(error)}) from error
-        job_id = queue.enqueue_on_commit(jobs.email_send, email.pk, user=request.user)
         return accepted(job_id)
 
 
@@ -117,11 +103,8 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 @extend_schema(responses=UserSerializer)
 @api_view(["GET"])
 def me(request: Request) -> Response:
+    user_stats.user_stats_for(request.user)  # counted once for a user who never had a task write
     return Response(UserSerializer(request.user).data)
-
-
-class BroadcastSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
 
 
 @extend_schema(request=BroadcastSerializer, responses={202: JobAccepted})
@@ -131,5 +114,6 @@ def broadcast(request: Request) -> Response:
     """Staff: send an announcement to every active user, as a fan-out of one job per user."""
     serializer = BroadcastSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    job_id = queue.enqueue_on_commit(jobs.broadcast_send, serializer.validated_data["message"], user=request.user)
+    with service_errors_as_400():
+        job_id = workflows.broadcast_start(serializer.validated_data["message"], by=request.user)
     return accepted(job_id)

@@ -15,9 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from tasks_app import queue
+from tasks_app import charts, queue
 from tasks_app.models import JobRun
-from tasks_app.services import job_stats
+from tasks_app.services import job_stats, task_trends
 
 PAGE_SIZE = 50
 
@@ -69,6 +69,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "last_hour": job_stats.counts_by_state(now - datetime.timedelta(hours=1)),
         "last_day": job_stats.counts_by_state(now - datetime.timedelta(days=1)),
         "chart": _chart(job_stats.throughput_per_minute(60, now)),
+        "trend": charts.trend_chart(task_trends.daily_trend(30, now)),
         "failure_rates": job_stats.failure_rates(now - datetime.timedelta(days=1)),
         "failed": JobRun.objects.filter(state=JobRun.State.FAILED, dismissed_at=None)[:20],
         "consumers": job_stats.consumers(now),

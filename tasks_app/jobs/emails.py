@@ -4,10 +4,10 @@ import logging
 
 from django.conf import settings
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_task
 
 from tasks_app.jobs.backoff import retry_later
-from tasks_app.jobs.schedule import local_crontab
+from tasks_app.jobs.schedule import daily, periodic_job
 from tasks_app.models import Task
 from tasks_app.services import emails
 
@@ -50,9 +50,9 @@ def task_completed_notify(task_id: int) -> bool:
 
 
 # A digest that could not go out by lunchtime is noise: drop it rather than send it late.
-@db_periodic_task(local_crontab(minute="0", hour="8"), expires=4 * 3600)
+@periodic_job(daily("08:00"), expires=4 * 3600)
 def digest_send() -> int:
-    """Daily at 08:00: email each user with open tasks a list of them."""
+    """Email each user with open tasks a list of them."""
     digests = emails.email_create_digests(timezone.localdate())
     for email in digests:
         email_send(email.pk, priority=PRIORITY_BULK)

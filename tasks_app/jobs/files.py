@@ -5,11 +5,11 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from huey.api import group
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_task, lock_task
 
-from tasks_app.jobs.schedule import local_crontab
+from tasks_app.jobs.schedule import daily, periodic_job
 from tasks_app.models import TaskImport
-from tasks_app.services import exports, imports, reports
+from tasks_app.services import exports, imports, reports, user_stats
 
 logger = logging.getLogger(__name__)
 
@@ -21,10 +21,10 @@ def report_build(report_id: int) -> str:
     return f"{report.status} rows={report.rows}" if report else "skipped"
 
 
-@db_periodic_task(local_crontab(minute="0", hour="3"))
+@periodic_job(daily("03:00"))
 @lock_task("report-cleanup")
 def report_cleanup() -> int:
-    """Daily at 03:00: delete reports older than REPORT_RETENTION_DAYS, files included."""
+    """Delete reports older than REPORT_RETENTION_DAYS, files included."""
     count = reports.reports_delete_old(older_than_days=settings.REPORT_RETENTION_DAYS)
     logger.info("report_cleanup deleted=%d", count)
     return count
@@ -43,7 +43,7 @@ def user_stats_refresh(user_id: int, **import_result) -> dict | None:
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return None
-    stats = imports.user_stats_refresh(user)
+    stats = user_stats.user_stats_refresh(user)
     return {"open": stats.open, "done": stats.done, "overdue": stats.overdue}
 
 

@@ -5,44 +5,43 @@ import logging
 
 from django.conf import settings
 from django.utils import timezone
-from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, lock_task
+from huey.contrib.djhuey import lock_task
 
-from tasks_app.jobs.schedule import local_crontab
+from tasks_app.jobs.schedule import daily, every_hours, hourly, periodic_job, weekly
 from tasks_app.services import backups, job_runs, maintenance
 
 logger = logging.getLogger(__name__)
 
 
-@db_periodic_task(local_crontab(minute="0", hour="2", day_of_week="0"))
+@periodic_job(weekly("sunday", "02:00"))
 @lock_task("done-tasks-cleanup")
 def done_tasks_cleanup() -> int:
-    """Weekly, Sunday at 02:00: delete tasks done longer ago than DONE_TASK_RETENTION_DAYS."""
+    """Delete tasks done longer ago than DONE_TASK_RETENTION_DAYS."""
     count = maintenance.done_tasks_delete(older_than_days=settings.DONE_TASK_RETENTION_DAYS)
     logger.info("done_tasks_cleanup deleted=%d", count)
     return count
 
 
-@db_periodic_task(crontab(minute="0"))
+@periodic_job(hourly(minute=0))
 @lock_task("stats-snapshot")
 def stats_snapshot() -> str:
-    """Hourly, on the hour: record the hour that just ended (tasks created, completed, overdue)."""
+    """Record the hour that just ended (tasks created, completed, overdue)."""
     hour = timezone.now().replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=1)
     snapshot = maintenance.stats_snapshot(hour)
     return f"{snapshot.hour:%Y-%m-%d %H:00} created={snapshot.created} completed={snapshot.completed}"
 
 
-@db_periodic_task(crontab(minute="30", hour="*/6"), timeout=600)
+@periodic_job(every_hours(6, minute=30))
 @lock_task("db-backup")
 def db_backup() -> str:
-    """Every 6 hours at :30: back up the app database, check it, keep the newest BACKUP_KEEP."""
+    """Back up the app database, check it, keep the newest BACKUP_KEEP."""
     return backups.backup_create(keep=settings.BACKUP_KEEP).name
 
 
-@db_periodic_task(local_crontab(minute="15", hour="4"))
+@periodic_job(daily("04:15"))
 @lock_task("job-history-prune")
 def job_history_prune() -> str:
-    """Daily at 04:15: delete finished jobs older than JOB_HISTORY_DAYS and silent consumers."""
+    """Delete finished jobs older than JOB_HISTORY_DAYS and silent consumers."""
     runs, beats = job_runs.job_history_prune(older_than_days=settings.JOB_HISTORY_DAYS)
     logger.info("job_history_prune runs=%d heartbeats=%d", runs, beats)
     return f"runs={runs} heartbeats={beats}"

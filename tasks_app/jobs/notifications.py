@@ -3,10 +3,10 @@
 import logging
 
 from django.contrib.auth import get_user_model
-from huey import crontab
 from huey.api import group
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import HUEY, db_task, lock_task
 
+from tasks_app.jobs.schedule import every_minutes, periodic_job
 from tasks_app.models import Task
 from tasks_app.services import notifications
 
@@ -23,10 +23,10 @@ def task_assigned_notify(task_id: int) -> bool:
     return True
 
 
-@db_periodic_task(crontab(minute="*/10"))
+@periodic_job(every_minutes(10))
 @lock_task("overdue-check")
 def overdue_check() -> int:
-    """Every 10 minutes: notify owners of overdue tasks, once per task per day."""
+    """Notify owners of overdue tasks, once per task per day."""
     count = notifications.notify_overdue()
     logger.info("overdue_check notified=%d", count)
     return count

@@ -88,7 +88,7 @@ class WorkspaceExport(FileJob):
 
 
 class UserTaskStats(models.Model):
-    """A user's task counts, recomputed by a job (after an import, for example)."""
+    """A user's task counts, recounted at each task write, after an import and by the overdue check."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_stats")
     open = models.PositiveIntegerField(default=0)

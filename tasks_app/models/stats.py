@@ -2,7 +2,7 @@ from django.db import models
 
 
 class TaskStatsSnapshot(models.Model):
-    """Tasks created, completed and overdue in one hour, kept for charts."""
+    """Tasks created, completed and overdue in one hour; the 30-day trend chart sums them per day."""
 
     hour = models.DateTimeField(unique=True)  # the start of the hour
     created = models.PositiveIntegerField()

@@ -112,16 +112,20 @@ def email_create_task_completed(task: Task) -> Email | None:
     )
 
 
-def digest_recipients():
-    """Who gets a digest: active users with an address and at least one open task."""
+def digest_recipients(today: datetime.date):
+    """Who gets today's digest: active users with an address and an open task, not yet sent one today."""
+    sent_today = Email.objects.filter(
+        kind=Email.Kind.DIGEST, status=Email.Status.SENT, dedup_key__endswith=f":{today.isoformat()}"
+    )
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    users = users.exclude(pk__in=sent_today.values("user_id"))
     return users.filter(tasks__in=Task.objects.open()).distinct().order_by("username")
 
 
 def email_create_digests(today: datetime.date) -> list[Email]:
-    """One digest per active user with open tasks and an address, once per user per day."""
+    """Today's digest for each of `digest_recipients(today)`, written once per user per day."""
     digests = []
-    for user in digest_recipients():
+    for user in digest_recipients(today):
         open_tasks = Task.objects.open().filter(owner=user).order_by("due_date", "id")
         context = {"user": user, "tasks": open_tasks, "today": today, "overdue": open_tasks.overdue(today).count()}
         subject, body = _render("digest", context)

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app.models import Notification, Task, TaskImport, UserTaskStats
+from tasks_app.models import Notification, TaskImport
 from tasks_app.queue import claims
 from tasks_app.queue.progress import report_progress
 from tasks_app.services import tasks
@@ -148,20 +148,6 @@ def import_run(import_id: int) -> dict | None:
     )
     logger.info("import done id=%s created=%d failed=%d", import_id, created, len(errors))
     return {"import_id": import_id, "created": created, "failed": len(errors), "error": ""}
-
-
-def user_stats_refresh(user) -> UserTaskStats:
-    """Recount a user's open, done and overdue tasks."""
-    owned = Task.objects.filter(owner=user)
-    stats, _ = UserTaskStats.objects.update_or_create(
-        user=user,
-        defaults={
-            "open": owned.open().count(),
-            "done": owned.filter(status=Task.Status.DONE).count(),
-            "overdue": owned.overdue().count(),
-        },
-    )
-    return stats
 
 
 def import_notify(task_import: TaskImport) -> Notification:

@@ -71,18 +71,8 @@ class PeriodicJob:
     name: str
     short_name: str
     schedule: str
-    next_run: datetime.datetime | None
+    next_run: datetime.datetime
     last_run: JobRun | None
-
-
-def _next_run(task, after: datetime.datetime, horizon_days: int = 8) -> datetime.datetime | None:
-    """The first minute after `after` at which Huey's scheduler would enqueue this periodic job."""
-    minute = after.astimezone(datetime.UTC).replace(second=0, microsecond=0, tzinfo=None)
-    for _ in range(horizon_days * 24 * 60):
-        minute += datetime.timedelta(minutes=1)
-        if task.validate_datetime(minute):  # Huey passes naive UTC times (utc=True)
-            return minute.replace(tzinfo=datetime.UTC)
-    return None
 
 
 def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
@@ -91,13 +81,13 @@ def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
     jobs = []
     for task_class in sorted(HUEY._registry._periodic_tasks, key=lambda cls: cls.__name__):
         name = HUEY._registry.task_to_string(task_class)
-        doc = (task_class.__doc__ or "").strip().splitlines()
+        schedule = task_class.periodic_schedule  # declared with jobs.schedule.periodic_job
         jobs.append(
             PeriodicJob(
                 name=name,
                 short_name=task_class.__name__,
-                schedule=doc[0].split(":")[0] if doc else "",
-                next_run=_next_run(task_class(), now),
+                schedule=schedule.label,
+                next_run=schedule.next_run(now),
                 last_run=JobRun.objects.filter(name=name).exclude(started_at=None).order_by("-started_at").first(),
             )
         )

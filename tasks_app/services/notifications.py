@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tasks_app.models import Notification, Task
+from tasks_app.services.user_stats import user_stats_refresh_many
 
 
 def notify(*, user, kind: str, message: str, data: dict | None = None, dedup_key: str | None = None) -> Notification:
@@ -36,9 +37,10 @@ def notify_task_assigned(task: Task) -> Notification:
 
 
 def notify_overdue(*, today: datetime.date | None = None) -> int:
-    """Notify each owner of each overdue task, once per task per day; return how many were new."""
+    """Notify each owner of each overdue task, once per task per day, and recount those owners'
+    tasks (a task becomes overdue with no write of its own); return how many were new."""
     today = today or timezone.localdate()
-    created = 0
+    created, told = 0, set()
     for task in Task.objects.overdue(today).select_related("owner"):
         key = f"task-overdue:{task.pk}:{today.isoformat()}"
         if Notification.objects.filter(dedup_key=key).exists():
@@ -50,7 +52,9 @@ def notify_overdue(*, today: datetime.date | None = None) -> int:
             data={"task_id": task.pk},
             dedup_key=key,
         )
+        told.add(task.owner_id)
         created += 1
+    user_stats_refresh_many(told)
     return created
 
 

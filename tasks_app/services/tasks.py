@@ -1,8 +1,10 @@
-"""Creating and changing tasks."""
+"""Creating, changing and deleting tasks; each write recounts its owners' task counts."""
 
+from django.db import transaction
 from django.utils import timezone
 
 from tasks_app.models import Task
+from tasks_app.services.user_stats import user_stats_refresh_many
 
 
 def task_create(*, created_by, **fields) -> Task:
@@ -11,22 +13,34 @@ def task_create(*, created_by, **fields) -> Task:
     task = Task(created_by=created_by, **fields)
     _sync_completed_at(task)
     task.full_clean()
-    task.save()
+    with transaction.atomic():
+        task.save()
+        user_stats_refresh_many([task.owner_id])
     return task
 
 
 def task_update(task: Task, **fields) -> Task:
     """Change a task's fields; completed_at follows the status."""
+    old_owner_id = Task.objects.filter(pk=task.pk).values_list("owner_id", flat=True).first()
     for name, value in fields.items():
         setattr(task, name, value)
     _sync_completed_at(task)
     task.full_clean()
-    task.save()
+    with transaction.atomic():
+        task.save()
+        user_stats_refresh_many([old_owner_id, task.owner_id])
     return task
 
 
 def task_complete(task: Task) -> Task:
     return task_update(task, status=Task.Status.DONE)
+
+
+def task_delete(task: Task) -> None:
+    """Delete a task."""
+    with transaction.atomic():
+        task.delete()
+        user_stats_refresh_many([task.owner_id])
 
 
 def _sync_completed_at(task: Task) -> None:

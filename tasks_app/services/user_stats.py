@@ -1,0 +1,30 @@
+"""Each person's task counts (open, done, overdue), shown on their pages."""
+
+from django.contrib.auth import get_user_model
+
+from tasks_app.models import Task, UserTaskStats
+
+
+def user_stats_refresh(user) -> UserTaskStats:
+    """Recount a user's open, done and overdue tasks into their UserTaskStats row."""
+    owned = Task.objects.filter(owner=user)
+    stats, _ = UserTaskStats.objects.update_or_create(
+        user=user,
+        defaults={
+            "open": owned.open().count(),
+            "done": owned.filter(status=Task.Status.DONE).count(),
+            "overdue": owned.overdue().count(),
+        },
+    )
+    return stats
+
+
+def user_stats_refresh_many(user_ids) -> None:
+    """Recount each of these users (a task changed owner, or became overdue)."""
+    for user in get_user_model().objects.filter(pk__in=set(user_ids)):
+        user_stats_refresh(user)
+
+
+def user_stats_for(user) -> UserTaskStats:
+    """A user's counts, computed once if never recounted yet."""
+    return UserTaskStats.objects.filter(user=user).first() or user_stats_refresh(user)

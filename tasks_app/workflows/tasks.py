@@ -1,0 +1,68 @@
+"""Task writes that start jobs (the owner's notice, the completion email), emails and broadcasts."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from tasks_app import jobs, queue
+from tasks_app.models import Email, Task
+from tasks_app.services import emails, tasks
+
+
+def task_create(*, created_by, **fields) -> Task:
+    """Create a task; its owner is notified by `task_assigned_notify` after the commit."""
+    with transaction.atomic():
+        task = tasks.task_create(created_by=created_by, **fields)
+        queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=created_by)
+    return task
+
+
+def task_update(task: Task, *, by, **fields) -> Task:
+    """Change a task; when that completes it, its owner is emailed by `task_completed_notify`."""
+    # Read from the database: a ModelForm has already copied the new status onto `task`.
+    was_done = Task.objects.filter(pk=task.pk, status=Task.Status.DONE).exists()
+    with transaction.atomic():
+        tasks.task_update(task, **fields)
+        if task.status == Task.Status.DONE and not was_done:
+            queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=by)
+    return task
+
+
+def task_complete(task: Task, *, by) -> Task:
+    """Mark a task done (and email its owner, once per completion)."""
+    return task_update(task, by=by, status=Task.Status.DONE)
+
+
+def task_email(task: Task, user) -> tuple[Email, str]:
+    """ "Email me this task": write the email now; `email_send` sends it. Returns it and the job id.
+
+    Raises ValueError when the user has no address."""
+    with transaction.atomic():
+        email = emails.email_create_task(task, user)
+        job_id = queue.enqueue_on_commit(jobs.email_send, email.pk, user=user)
+    return email, job_id
+
+
+def welcome_email_start(user) -> Email | None:
+    """Write a new user's welcome email and send it in the background; None without an address."""
+    with transaction.atomic():
+        email = emails.email_create_welcome(user)
+        if email is not None:
+            queue.enqueue_on_commit(jobs.email_send, email.pk, user=user)
+    return email
+
+
+def password_reset_email_start(*, to: str, subject: str, body: str, user) -> Email:
+    """Write a password reset email and send it ahead of everything else in the emails lane."""
+    with transaction.atomic():
+        email = emails.email_create(kind=Email.Kind.PASSWORD_RESET, to=to, subject=subject, body=body, user=user)
+        queue.enqueue_on_commit(jobs.email_send, email.pk, priority=jobs.PRIORITY_URGENT)
+    return email
+
+
+def broadcast_start(message: str, *, by) -> str:
+    """Announce `message` to every active user (`broadcast_send` fans it out); returns the job id."""
+    message = message.strip()
+    if not message:
+        raise ValidationError({"message": "A broadcast needs a message."})
+    with transaction.atomic():
+        return queue.enqueue_on_commit(jobs.broadcast_send, message, user=by)
