@@ -7,6 +7,7 @@ The same transitions as on SQLite (`storage.LeasedStorage`), on Huey's `Postgres
   different message, none waiting for another's transaction;
 - an enqueue sends `NOTIFY` in its transaction; each consumer `LISTEN`s on a connection of its
   own and passes the wake-up to its idle workers (`wakeup.Waker`), on whatever host it runs;
+- leases are read against the server's clock, so consumers' host clocks need not agree;
 - the tables live in a schema of their own (`huey` by default) in the app's database or another
   one (`HUEY_DATABASE_URL`), so they never meet Django's.
 """
@@ -67,6 +68,7 @@ class _Cursor:
 
 class LeasedPostgresStorage(LeasedStorage, PostgresStorage):
     LOCK_READY = " for update skip locked"
+    LOOK_BEFORE_CLAIM = False
 
     def __init__(self, name="huey", dsn=None, schema="huey", **kwargs):
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
@@ -83,6 +85,10 @@ class LeasedPostgresStorage(LeasedStorage, PostgresStorage):
 
     def to_blob(self, data):
         return bytes(data)
+
+    def clock(self) -> float:
+        # The server's clock: a consumer whose host clock runs ahead must not declare the others dead.
+        return self.sql("select extract(epoch from clock_timestamp())::float8", results=True)[0][0]
 
     def _wake_consumers(self, curs, count: int) -> list[str]:
         # Delivered to every listening consumer when (and only if) the transaction commits.

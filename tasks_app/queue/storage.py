@@ -71,11 +71,19 @@ class LeasedStorage:
     # Huey's workers poll a storage that does not block; LeasedHuey.dequeue() blocks on a wake-up.
     blocking = True
     LOCK_READY = ""  # appended to the select of the rows a transition takes
+    # Look for a ready message before claiming one: an idle SQLite consumer then never takes the
+    # file's one write lock; on PostgreSQL the look would only be one more round trip per job.
+    LOOK_BEFORE_CLAIM = True
 
     def _wake_consumers(self, curs, count: int) -> list[str]:
         """Inside a transaction that made `count` messages ready: the addresses of the consumers to
         wake once it commits (`wakeup.wake`)."""
         raise NotImplementedError
+
+    def clock(self) -> float:
+        """Now, by the clock every consumer of this queue agrees on: beats and leases are read
+        against it. On one host, the host's; PostgreSQL's server clock for consumers on many."""
+        return time.time()
 
     def _wake_after(self, curs, count: int = 1) -> list[str]:
         return self._wake_consumers(curs, count) if count else []
@@ -95,7 +103,11 @@ class LeasedStorage:
         """Hand the best ready message of these lanes (highest priority, then oldest) to `consumer_id`."""
         ready = f"queue = ? and claimed_by is null and lane in ({_placeholders(open_lanes)})"
         params = (self.name, *open_lanes)
-        if not open_lanes or not self.sql(f"select 1 from message where {ready} limit 1", params, results=True):
+        if not open_lanes:
+            return None
+        if self.LOOK_BEFORE_CLAIM and not self.sql(
+            f"select 1 from message where {ready} limit 1", params, results=True
+        ):
             return None  # idle: no write lock taken
         rows = self.sql(
             "update message set claimed_by = ?, claimed_at = ?, deliveries = deliveries + 1 "
@@ -248,14 +260,15 @@ class LeasedStorage:
             "insert into consumer (id, queue, host, pid, wake_address, beat_at) values (?, ?, ?, ?, ?, ?) "
             "on conflict (id) do update set queue = excluded.queue, host = excluded.host, pid = excluded.pid, "
             "wake_address = excluded.wake_address, beat_at = excluded.beat_at",
-            (consumer_id, self.name, HOSTNAME, os.getpid(), wake_address, time.time()),
+            (consumer_id, self.name, HOSTNAME, os.getpid(), wake_address, self.clock()),
             commit=True,
         )
 
     def beat(self, consumer_id: str, wake_address: str | None) -> None:
         """Renew the lease of every message this consumer holds."""
+        now = self.clock()  # before the transaction: the storage's lock is not reentrant
         with self.db(commit=True) as curs:
-            curs.execute("update consumer set beat_at = ? where id = ?", (time.time(), consumer_id))
+            curs.execute("update consumer set beat_at = ? where id = ?", (now, consumer_id))
             renewed = curs.rowcount
         if not renewed:  # declared dead after a long stall: its messages were released; live on
             self.register_consumer(consumer_id, wake_address)
@@ -279,9 +292,9 @@ class LeasedStorage:
         the caller's own consumer id: another row with the caller's pid is a dead predecessor (a
         container restarts a process with the same pid); without it, such rows count as alive.
         """
+        stale_before = self.clock() - lease_seconds
         with self.db(commit=True) as curs:
             curs.execute("select id, host, pid, beat_at from consumer where queue = ?", (self.name,))
-            stale_before = time.time() - lease_seconds
             dead = [
                 consumer_id
                 for consumer_id, host, pid, beat_at in curs.fetchall()
