@@ -84,6 +84,17 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+# Behind a TLS proxy (README, "Deploying on one server"): the proxy says the request came over
+# HTTPS in X-Forwarded-Proto, so request.is_secure() holds and reset links are https://. Only
+# behind a proxy that sets that header itself: else any client could claim HTTPS.
+if env_bool("DJANGO_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only for a proxy that replaces the Host header with its own and passes the original in X-Forwarded-Host.
+USE_X_FORWARDED_HOST = env_bool("DJANGO_USE_X_FORWARDED_HOST", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 
 # All runtime state lives under DATA_DIR: both SQLite files, uploads, generated files, backups.
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "db"))).resolve()

@@ -1,0 +1,49 @@
+"""The production environment the README documents passes Django's deployment checks."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+from tests.live_stack import ROOT
+
+# README, "Deploying on one server" (the TLS proxy sets X-Forwarded-Proto).
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "HUEY_IMMEDIATE": "0",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "tasks.example.com",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://tasks.example.com",
+    "DJANGO_SECURE_COOKIES": "1",
+    "DJANGO_TLS_PROXY": "1",
+    "DJANGO_SSL_REDIRECT": "1",
+    "DJANGO_HSTS_SECONDS": "31536000",
+    "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "DJANGO_HSTS_PRELOAD": "1",
+}
+
+
+def _deploy_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_config.settings", "DATA_DIR": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_documented_production_environment_passes_the_deploy_check(tmp_path):
+    result = _deploy_check(tmp_path, **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_fails_without_hsts_and_the_ssl_redirect(tmp_path):
+    """HSTS and the redirect are off unless asked: the check says so."""
+    env = {**PRODUCTION, "DJANGO_SSL_REDIRECT": "0", "DJANGO_HSTS_SECONDS": "0"}
+    result = _deploy_check(tmp_path, **env)
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr and "security.W008" in result.stderr
