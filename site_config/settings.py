@@ -1,5 +1,6 @@
 """Settings for the task tracker, read from the environment (see README, "Configuration")."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -116,6 +117,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -128,6 +130,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "site_config.urls"
@@ -194,6 +197,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tasks:task-list"
 LOGOUT_REDIRECT_URL = "login"
 SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
+# When set, sign-up takes addresses at these domains only (`manage.py check --deploy` asks for
+# this, or sign-up off, on a site that may face the internet).
+SIGNUP_ALLOWED_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SIGNUP_ALLOWED_DOMAINS")]
+
+# Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username from
+# one client address, on the login page or the admin's, that pair is locked out for
+# LOGIN_COOLOFF_MINUTES. Per pair, so a stranger cannot lock a colleague out from elsewhere.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "tasks_app.client.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -233,7 +250,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Calls with an API token are limited to API_TOKEN_RATE per user (the web pages use the session).
+    "DEFAULT_THROTTLE_CLASSES": ["tasks_app.client.TokenRateThrottle"],
 }
+API_TOKEN_RATE = env_str("API_TOKEN_RATE", "1200/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task tracker API",
     "DESCRIPTION": "Tasks and notifications. Slow work runs in the background on Huey.",
@@ -248,10 +268,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Rate limits (API throttling, password reset requests) count in this cache, shared by every web
+# process: files under DATA_DIR on one server, Redis when the queue is there (several servers).
+HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
+if HUEY_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": HUEY_REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
+    }
+
 # Huey. `immediate` is set explicitly: djhuey would silently default it to DEBUG.
 # Immediate mode runs jobs inline (development, unit tests); `make run` turns it off.
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", DEBUG)
-HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
 # The queue follows the app database when that is PostgreSQL; HUEY_DATABASE_URL puts it in another one.
 HUEY_DATABASE_URL = env_str("HUEY_DATABASE_URL")
 # The leased queue (tasks_app/queue/): a consumer's claim on a job lasts this long past its last

@@ -20,6 +20,7 @@ PRODUCTION = {
     "DJANGO_HSTS_SECONDS": "31536000",
     "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "1",
     "DJANGO_HSTS_PRELOAD": "1",
+    "SIGNUP_ALLOWED_DOMAINS": "example.com",
 }
 
 
@@ -47,3 +48,12 @@ def test_the_deploy_check_fails_without_hsts_and_the_ssl_redirect(tmp_path):
     result = _deploy_check(tmp_path, **env)
     assert result.returncode != 0
     assert "security.W004" in result.stderr and "security.W008" in result.stderr
+
+
+def test_the_deploy_check_warns_of_a_sign_up_open_to_any_address(tmp_path):
+    result = _deploy_check(tmp_path, **{**PRODUCTION, "SIGNUP_ALLOWED_DOMAINS": ""})
+    assert result.returncode != 0
+    assert "tasks_app.W001" in result.stderr
+    assert (
+        _deploy_check(tmp_path, **{**PRODUCTION, "SIGNUP_ALLOWED_DOMAINS": "", "SIGNUP_ENABLED": "0"}).returncode == 0
+    )
