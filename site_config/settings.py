@@ -204,7 +204,7 @@ SIGNUP_ALLOWED_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SIG
 # Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username from
 # one client address, on the login page or the admin's, that pair is locked out for
 # LOGIN_COOLOFF_MINUTES. Per pair, so a stranger cannot lock a colleague out from elsewhere.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["tasks_app.client.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -400,6 +400,7 @@ except lanes.LaneError as error:
 
 # The job catalog (tasks_app/jobs/).
 EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)
+EMAIL_URGENT_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_URGENT_RATE_LIMIT_PER_MINUTE", 10)  # password resets' own budget
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30)  # backoff: base * 2**attempt, jittered
 EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 1800)  # ... capped here
 DONE_TASK_RETENTION_DAYS = env_int("DONE_TASK_RETENTION_DAYS", 90)

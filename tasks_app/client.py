@@ -1,5 +1,6 @@
-"""Who is calling: the client's address (for lockouts and rate limits) and the API's throttle."""
+"""Who is calling: the client's address, the login lockout and the API's throttle."""
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.authentication import TokenAuthentication
@@ -29,3 +30,16 @@ class TokenRateThrottle(UserRateThrottle):
         if not isinstance(request.successful_authenticator, TokenAuthentication):
             return None
         return super().get_cache_key(request, view)
+
+
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout, for logins that come with a request (every web login does).
+
+    A call without one (a shell's or the test client's `authenticate()`) has no client to lock
+    out; django-axes would refuse it.
+    """
+
+    def authenticate(self, request=None, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
