@@ -259,6 +259,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tasks and notifications. Slow work runs in the background on Huey.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs list every endpoint and field: for logged-in users unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if env_bool("API_DOCS_PUBLIC", False)
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
