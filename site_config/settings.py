@@ -1,5 +1,6 @@
 """Settings for the task tracker, read from the environment (see README, "Configuration")."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -84,6 +85,17 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+# Behind a TLS proxy (README, "Deploying on one server"): the proxy says the request came over
+# HTTPS in X-Forwarded-Proto, so request.is_secure() holds and reset links are https://. Only
+# behind a proxy that sets that header itself: else any client could claim HTTPS.
+if env_bool("DJANGO_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only for a proxy that replaces the Host header with its own and passes the original in X-Forwarded-Host.
+USE_X_FORWARDED_HOST = env_bool("DJANGO_USE_X_FORWARDED_HOST", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 
 # All runtime state lives under DATA_DIR: both SQLite files, uploads, generated files, backups.
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "db"))).resolve()
@@ -105,6 +117,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +130,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "site_config.urls"
@@ -183,6 +197,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tasks:task-list"
 LOGOUT_REDIRECT_URL = "login"
 SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
+# When set, sign-up takes addresses at these domains only (`manage.py check --deploy` asks for
+# this, or sign-up off, on a site that may face the internet).
+SIGNUP_ALLOWED_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SIGNUP_ALLOWED_DOMAINS")]
+
+# Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username from
+# one client address, on the login page or the admin's, that pair is locked out for
+# LOGIN_COOLOFF_MINUTES. Per pair, so a stranger cannot lock a colleague out from elsewhere.
+AUTHENTICATION_BACKENDS = ["tasks_app.client.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "tasks_app.client.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -222,12 +250,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Calls with an API token are limited to API_TOKEN_RATE per user (the web pages use the session).
+    "DEFAULT_THROTTLE_CLASSES": ["tasks_app.client.TokenRateThrottle"],
 }
+API_TOKEN_RATE = env_str("API_TOKEN_RATE", "1200/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task tracker API",
     "DESCRIPTION": "Tasks and notifications. Slow work runs in the background on Huey.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs list every endpoint and field: for logged-in users unless API_DOCS_PUBLIC.
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if env_bool("API_DOCS_PUBLIC", False)
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -237,10 +274,19 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Rate limits (API throttling, password reset requests) count in this cache, shared by every web
+# process: files under DATA_DIR on one server, Redis when the queue is there (several servers).
+HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
+if HUEY_REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": HUEY_REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
+    }
+
 # Huey. `immediate` is set explicitly: djhuey would silently default it to DEBUG.
 # Immediate mode runs jobs inline (development, unit tests); `make run` turns it off.
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", DEBUG)
-HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
 # The queue follows the app database when that is PostgreSQL; HUEY_DATABASE_URL puts it in another one.
 HUEY_DATABASE_URL = env_str("HUEY_DATABASE_URL")
 # The leased queue (tasks_app/queue/): a consumer's claim on a job lasts this long past its last
@@ -360,6 +406,7 @@ except lanes.LaneError as error:
 
 # The job catalog (tasks_app/jobs/).
 EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)
+EMAIL_URGENT_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_URGENT_RATE_LIMIT_PER_MINUTE", 10)  # password resets' own budget
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30)  # backoff: base * 2**attempt, jittered
 EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 1800)  # ... capped here
 DONE_TASK_RETENTION_DAYS = env_int("DONE_TASK_RETENTION_DAYS", 90)

@@ -13,7 +13,7 @@ from tasks_app.models import (
     TaskImport,
     WorkspaceExport,
 )
-from tasks_app.services import tasks
+from tasks_app.services import emails, tasks
 
 
 @admin.register(Task)
@@ -56,11 +56,18 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(Email)
 class EmailAdmin(admin.ModelAdmin):
+    """The mail log. Who a mail goes to and what it says cannot be changed here: else staff could
+    send themselves anyone's reset link. Bodies holding a one-time link are never shown."""
+
     list_display = ["to", "kind", "subject", "status", "created_at", "sent_at"]
     list_filter = ["kind", "status"]
     search_fields = ["to", "subject"]
-    raw_id_fields = ["user"]
-    readonly_fields = ["dedup_key"]
+    exclude = ["body"]
+    readonly_fields = ["kind", "to", "subject", "message", "user", "dedup_key"]
+
+    @admin.display(description="body")
+    def message(self, email: Email) -> str:
+        return "(hidden: it holds a one-time link)" if email.kind in emails.SENSITIVE_KINDS else email.body
 
 
 class JobEventInline(admin.TabularInline):

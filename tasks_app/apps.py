@@ -8,5 +8,5 @@ class TasksAppConfig(AppConfig):
     def ready(self) -> None:
         # run_huey autodiscovers only modules named `tasks`: register our jobs explicitly,
         # and the signal handlers that record every job's history.
-        from tasks_app import jobs  # noqa: F401
+        from tasks_app import checks, jobs  # noqa: F401
         from tasks_app.queue import signals  # noqa: F401

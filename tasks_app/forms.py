@@ -1,6 +1,7 @@
 """The web UI's forms: tasks, sign-up, password reset, reports and imports."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.template import loader
@@ -37,6 +38,13 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ["username", "email"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        allowed = settings.SIGNUP_ALLOWED_DOMAINS
+        if allowed and email.rsplit("@", 1)[-1].lower() not in allowed:
+            raise forms.ValidationError(f"Sign-up takes addresses at {', '.join(allowed)} only.")
+        return email
 
 
 class QueuedPasswordResetForm(PasswordResetForm):

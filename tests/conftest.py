@@ -96,3 +96,11 @@ def queue_backend(request, tmp_path) -> QueueBackend:
     backend = QueueBackend(request.param, tmp_path)
     yield backend
     backend.drop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings, tmp_path):
+    """Rate limits count in the cache: each test starts with its own, empty."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmp_path / "cache"}
+    }

@@ -30,6 +30,11 @@ def login(username: str, password: str) -> str:
     return username
 
 
+@db_task(name="tests.connect", retries=0)
+def connect(host: str, api_key: str, *tokens: str) -> str:
+    return host
+
+
 def _kinds(job_id: str) -> list[str]:
     return list(JobEvent.objects.filter(job_id=job_id).values_list("kind", flat=True))
 
@@ -107,6 +112,32 @@ def test_it_redacts_secret_looking_keyword_arguments():
     run = JobRun.objects.get(pk=result.id)
     assert run.args == ["alice"]
     assert run.kwargs == {"password": "***"}
+
+
+def test_it_redacts_secret_looking_positional_arguments_and_keeps_no_message_of_them(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.enqueue_on_commit(connect, "db.example", "s3cr3t", "t-1")
+        result = connect("db.example", "s3cr3t", "t-2")  # enqueued outside a request: from the signal
+    runs = JobRun.objects.filter(name__endswith="tests.connect")
+    assert [run.args for run in runs] == [["db.example", "***", "***"]] * 2
+    assert [run.message for run in runs] == [None, None]
+    assert JobRun.objects.get(pk=result.id).state == JobRun.State.SUCCEEDED
+
+
+def test_it_keeps_the_message_of_a_job_without_secrets(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        job_id = queue.enqueue_on_commit(count_to, 3)
+    assert JobRun.objects.get(pk=job_id).message is not None
+
+
+def test_redacted_names_are_matched_as_text_not_as_patterns(settings):
+    settings.JOB_REDACTED_ARGUMENTS = ["pass.ord", "(x"]  # unescaped: "." would match any character, "(" fail
+    run = JobRun.objects.get(pk=login("alice", password="hunter2").id)
+    assert run.kwargs == {"password": "hunter2"}
+    settings.JOB_REDACTED_ARGUMENTS = ["word"]
+    assert JobRun.objects.get(pk=login("alice", password="hunter2").id).kwargs == {"password": "***"}
 
 
 def test_it_cancels_a_scheduled_job_before_it_runs():

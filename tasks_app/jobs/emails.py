@@ -18,8 +18,10 @@ PRIORITY_URGENT = 10
 PRIORITY_BULK = -10
 
 # Huey's own fixed-window limiter: past the limit a send is put back until the next window,
-# without spending one of its retries.
+# without spending one of its retries. Urgent mail (a password reset) has a budget of its own,
+# so a burst of other mail never makes a reset wait.
 email_rate_limit = HUEY.rate_limit("email", limit=settings.EMAIL_RATE_LIMIT_PER_MINUTE, per=60)
+urgent_email_rate_limit = HUEY.rate_limit("email-urgent", limit=settings.EMAIL_URGENT_RATE_LIMIT_PER_MINUTE, per=60)
 
 
 # Huey hands the running job to `context=True` functions as the keyword argument `task`.
@@ -27,7 +29,8 @@ email_rate_limit = HUEY.rate_limit("email", limit=settings.EMAIL_RATE_LIMIT_PER_
 def email_send(email_id: int, task=None) -> bool:
     """Send one Email row; SMTP and network errors are retried with backoff, jitter and a cap,
     anything else (bad input, mail misconfigured) fails the job at once."""
-    with email_rate_limit:
+    urgent = (task.priority or 0) >= PRIORITY_URGENT
+    with urgent_email_rate_limit if urgent else email_rate_limit:
         try:
             return emails.email_send(email_id, final_attempt=task.retries == 0)
         except emails.TRANSIENT_ERRORS as exc:

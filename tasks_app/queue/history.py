@@ -8,6 +8,8 @@ not move the job (a request's late `enqueued` never turns a finished job back in
 from __future__ import annotations
 
 import datetime
+import functools
+import inspect
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -67,9 +69,46 @@ def jsonable(value):
     return repr(value)[:200]
 
 
-def _redact(kwargs: dict) -> dict:
-    secret = re.compile("|".join(settings.JOB_REDACTED_ARGUMENTS), re.IGNORECASE)
-    return {key: _REDACTED if secret.search(key) else jsonable(value) for key, value in kwargs.items()}
+def _is_secret(name: str) -> bool:
+    return any(re.search(re.escape(part), name, re.IGNORECASE) for part in settings.JOB_REDACTED_ARGUMENTS)
+
+
+@functools.cache
+def _parameter_names(task_class) -> list[str]:
+    """The names of a job's positional parameters (Huey keeps its function in the closure of `execute`)."""
+    func = inspect.getclosurevars(task_class.execute).nonlocals.get("func")
+    if func is None:
+        return []
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
+    parameters = inspect.signature(func).parameters.values()
+    return [parameter.name for parameter in parameters if parameter.kind in kinds]
+
+
+def _redact(task) -> tuple[list, dict]:
+    """The job's arguments as recorded: those whose parameter names look secret (JOB_REDACTED_ARGUMENTS) as ***."""
+    names = _parameter_names(type(task))
+    args = []
+    for position, value in enumerate(task.args):
+        name = names[min(position, len(names) - 1)] if names else ""  # past the named ones: *args
+        args.append(_REDACTED if _is_secret(name) else jsonable(value))
+    kwargs = {
+        key: _REDACTED if _is_secret(key) else jsonable(value) for key, value in task.kwargs.items() if key != "task"
+    }
+    return args, kwargs
+
+
+def kept_message(task, message: bytes) -> bytes | None:
+    """The message kept for a retry or a recovery; None for a job with a secret argument.
+
+    The message is Huey's pickle of the arguments as they are: a job given a secret cannot be
+    retried from the history or recovered, rather than keep the secret in the database.
+    """
+    args, kwargs = _redact(task)
+    return None if _REDACTED in args or _REDACTED in kwargs.values() else message
 
 
 def job_name(task_class) -> str:
@@ -79,13 +118,14 @@ def job_name(task_class) -> str:
 
 def identity(task) -> dict:
     name = job_name(type(task))
+    args, kwargs = _redact(task)
     return {
         "name": name,
         "queue": HUEY.name,
         "lane": lanes.lane_of(name, settings.HUEY_LANE_ROUTES),
         "priority": task.priority,
-        "args": jsonable(list(task.args)),
-        "kwargs": _redact({k: v for k, v in task.kwargs.items() if k != "task"}),
+        "args": args,
+        "kwargs": kwargs,
         "periodic": isinstance(task, PeriodicTask),
         "retries_left": task.retries,
     }
@@ -189,7 +229,7 @@ def insert_enqueued(cursor, task, *, now, user_id: int | None, message: bytes, *
         "enqueued_at": now,
         "updated_at": now,
         "triggered_by_id": user_id,
-        "message": message,
+        "message": kept_message(task, message),
         **extra,
     }
     cursor.execute(_UPSERT, [_prep(field, row[name]) for name, field in _FIELDS.items()])

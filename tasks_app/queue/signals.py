@@ -13,7 +13,7 @@ from huey.contrib.djhuey import HUEY
 from tasks_app.models import JobRun
 from tasks_app.queue import leased, pause, progress
 from tasks_app.queue.context import current, current_job_id
-from tasks_app.queue.history import aware, job_name, jsonable
+from tasks_app.queue.history import aware, job_name, jsonable, kept_message
 from tasks_app.queue.holding import SIGNAL_READY
 from tasks_app.queue.writer import record, writer
 from tasks_app.services import notifications
@@ -36,7 +36,7 @@ def _on_enqueued(signal, task, *args) -> None:
         triggered_by_id=getattr(current, "user_id", None),
         # Huey enqueues a job's next step or chord callback just after the job: still its parent.
         parent_id=current_job_id() or getattr(current, "last_job_id", None),
-        message=bytes(getattr(task, "message_data", None) or HUEY.serialize_task(task)),
+        message=kept_message(task, bytes(getattr(task, "message_data", None) or HUEY.serialize_task(task))),
         retries_left=task.retries,
     )
 

@@ -15,8 +15,10 @@ from tasks_app.queue import claims
 
 logger = logging.getLogger(__name__)
 
-# Kinds whose body holds a secret (a reset link): the body is dropped once sent.
+# Kinds whose body holds a secret (a reset link): the body is dropped once sent or failed for good
+# (a failed one is never sent again: the person asks for a new link), and the admin never shows it.
 SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET}
+BODY_NOT_KEPT = "(not kept: it held a one-time link)"
 
 # Failures worth another try later: smtplib's errors, refused connections and timeouts are all
 # OSErrors. Anything else (a bad address, mail misconfigured) fails the email at once.
@@ -63,7 +65,8 @@ def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
     # left `sending` by a run that died is sent by the next: if that run died after the SMTP
     # server accepted the mail and before this row said so, the mail goes out twice.
     unsent = [Email.Status.QUEUED, Email.Status.FAILED]
-    if not claims.claim(Email.objects.filter(pk=email_id), open=unsent, claimed=Email.Status.SENDING):
+    sendable = Email.objects.filter(pk=email_id).exclude(kind__in=SENSITIVE_KINDS, status=Email.Status.FAILED)
+    if not claims.claim(sendable, open=unsent, claimed=Email.Status.SENDING):
         return False
     email = Email.objects.get(pk=email_id)
     try:
@@ -72,13 +75,15 @@ def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
         retryable = isinstance(exc, TRANSIENT_ERRORS) and not final_attempt
         email.status = Email.Status.QUEUED if retryable else Email.Status.FAILED
         email.error = f"{type(exc).__name__}: {exc}"
-        email.save(update_fields=["status", "error"])
+        if email.status == Email.Status.FAILED and email.kind in SENSITIVE_KINDS:
+            email.body = BODY_NOT_KEPT
+        email.save(update_fields=["status", "error", "body"])
         raise
     email.status = Email.Status.SENT
     email.sent_at = timezone.now()
     email.error = ""
     if email.kind in SENSITIVE_KINDS:
-        email.body = "(not kept: it held a one-time link)"
+        email.body = BODY_NOT_KEPT
     email.save(update_fields=["status", "sent_at", "error", "body"])
     logger.info("email sent id=%s kind=%s", email.pk, email.kind)
     return True

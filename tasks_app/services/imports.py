@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io
@@ -39,21 +40,55 @@ def import_create(*, owner, uploaded) -> TaskImport:
     return TaskImport.objects.create(owner=owner, file=uploaded)
 
 
-def _read_rows(raw: bytes) -> tuple[csv.DictReader, list[str]]:
+def _decode(raw: bytes) -> str:
+    """The file's text: UTF-8 (with or without a BOM), UTF-16 by its BOM, else Windows-1252.
+
+    Windows-1252 (cp1252, a superset of Latin-1's printable characters) is what spreadsheet
+    programs on Windows write as "CSV"; a UTF-8 file is never mistaken for it, as UTF-8 is tried first.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ImportFileError(
+                f"The file starts as UTF-16 but is not (bad bytes at position {error.start})."
+            ) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
     except UnicodeDecodeError as error:
-        raise ImportFileError(f"The file is not UTF-8 text (bad byte at position {error.start}).") from None
+        raise ImportFileError(
+            f"The file is neither UTF-8 nor Windows-1252 (cp1252) text (byte {raw[error.start]:#04x} at position "
+            f'{error.start}); save it as "CSV UTF-8".'
+        ) from None
+
+
+def _read_rows(raw: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the (line, values) of each non-blank row; a file that is not CSV raises ImportFileError."""
+    text = _decode(raw)
     if "\x00" in text:
         raise ImportFileError("The file is not a CSV text file (it contains NUL bytes).")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip().lower() for name in reader.fieldnames or []]
-    if not header:
+    # strict: a quote left open swallows the rest of the file as one value; refuse it instead.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records, line = [], 1
+    try:
+        for values in reader:
+            records.append((line, values))
+            line = reader.line_num + 1  # a quoted value can span lines: the next record starts here
+    except csv.Error as error:
+        raise ImportFileError(f"The file is not valid CSV from line {line}: {error}. Nothing was imported.") from None
+    header = [name.strip().lower() for name in records[0][1]] if records else []
+    if not any(header):
         raise ImportFileError("The file has no header row.")
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise ImportFileError(f"The header names {', '.join(twice)} more than once.")
     if "title" not in header:
         raise ImportFileError(f"The header has no 'title' column (found: {', '.join(header)}).")
-    reader.fieldnames = header
-    return reader, header
+    return header, [(line, values) for line, values in records[1:] if values]
 
 
 def _task_fields(row: dict) -> dict:
@@ -77,10 +112,11 @@ def _reason(error: ValidationError) -> str:
     return " ".join(error.messages)
 
 
-def _create_row(task_import: TaskImport, row: dict) -> str:
+def _create_row(task_import: TaskImport, header: list[str], values: list[str]) -> str:
     """Create the task of one row; return why it was refused, or "" when it was created."""
-    if None in row:
+    if len(values) > len(header):
         return "More values than columns in the header."
+    row = dict(zip(header, values, strict=False))
     try:
         with transaction.atomic():
             tasks.task_create(created_by=task_import.owner, **_task_fields(row))
@@ -110,25 +146,24 @@ def import_run(import_id: int) -> dict | None:
     created, errors = task_import.created, list(task_import.errors)
     try:
         with task_import.file.open("rb") as handle:
-            reader, _ = _read_rows(handle.read())
-            rows = list(reader)
+            header, rows = _read_rows(handle.read())
         if len(rows) > settings.IMPORT_MAX_ROWS:
             raise ImportFileError(f"The file has {len(rows):,} rows; the limit is {settings.IMPORT_MAX_ROWS:,}.")
         if not rows:
             raise ImportFileError("The file has a header but no rows.")
         for start in range(task_import.rows_done, len(rows), CHUNK):
             with transaction.atomic():
-                for number, row in enumerate(rows[start : start + CHUNK], start=start + 1):
-                    reason = _create_row(task_import, row)
+                for line, values in rows[start : start + CHUNK]:
+                    reason = _create_row(task_import, header, values)
                     if reason:
-                        errors.append({"line": number + 1, "reason": reason})  # the header is line 1
+                        errors.append({"line": line, "reason": reason})
                     else:
                         created += 1
                 done = min(start + CHUNK, len(rows))
                 rows_of_import.update(rows_done=done, created=created, failed=len(errors), errors=errors)
             report_progress(done, len(rows), f"{done} of {len(rows)} rows")
-    except (ImportFileError, csv.Error) as error:
-        message = str(error) if isinstance(error, ImportFileError) else f"The file is not valid CSV: {error}"
+    except ImportFileError as error:
+        message = str(error)
         TaskImport.objects.filter(pk=import_id).update(
             status=TaskImport.Status.FAILED, error=message, finished_at=timezone.now()
         )

@@ -19,6 +19,7 @@ from tasks_app.models import Notification, Report, Task
 from tasks_app.queue import claims
 from tasks_app.queue.progress import report_progress
 from tasks_app.services.notifications import notify
+from tasks_app.services.safe_text import pdf_safe, spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _csv(rows: list[list]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
@@ -83,7 +84,7 @@ def _xlsx(rows: list[list]) -> bytes:
     sheet = book.create_sheet("Tasks")
     sheet.append(COLUMNS)
     for row in rows:
-        sheet.append(row)
+        sheet.append([spreadsheet_safe(cell) for cell in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -94,13 +95,12 @@ def _pdf(rows: list[list], title: str) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=8)
     with pdf.table(col_widths=(10, 70, 20, 18, 22, 25, 28, 28), text_align="LEFT") as table:
         table.row(COLUMNS)
         for row in rows:
-            # The core PDF fonts know Latin-1 only: replace anything else rather than fail.
-            table.row([str(cell).encode("latin-1", "replace").decode("latin-1") for cell in row])
+            table.row([pdf_safe(cell) for cell in row])
     return bytes(pdf.output())
 
 

@@ -1,0 +1,36 @@
+"""Stored text made safe for the files people download: spreadsheets, XML-based files, PDFs.
+
+Every writer of a report goes through here, so a title that holds a control character or starts
+like a formula comes out of each format the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+# What XML 1.0 cannot hold (openpyxl refuses it, a spreadsheet would not open): C0 controls
+# other than tab, newline and carriage return, lone surrogates, and the non-characters FFFE/FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# OWASP "CSV injection": a cell starting with one of these is read by spreadsheets as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def xml_safe(text: str) -> str:
+    """The text without the characters an XML document (an XLSX sheet) cannot hold."""
+    return _NOT_XML.sub("", text)
+
+
+def spreadsheet_safe(value):
+    """A cell value a spreadsheet shows as text: XML-safe, a leading formula character escaped with '.
+
+    Values other than text (numbers, dates) pass as they are.
+    """
+    if not isinstance(value, str):
+        return value
+    text = xml_safe(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def pdf_safe(value) -> str:
+    """Text for a PDF in a core font: XML-safe (no control characters) and Latin-1, others become ?."""
+    return xml_safe(str(value)).encode("latin-1", "replace").decode("latin-1")
