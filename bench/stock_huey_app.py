@@ -1,14 +1,16 @@
 """Stock Huey for bench/stock_vs_leased.py: a module-level `SqliteHuey(fsync=True)` and its two jobs.
 
-    BENCH_STOCK_DB=/tmp/x/stock.sqlite3 BENCH_STOCK_JOBS=4000 \\
+    BENCH_STOCK_DB=/tmp/x/stock.sqlite3 \\
         .venv/bin/huey_consumer bench.stock_huey_app.huey -w 2 -k thread -d 0.1 -m 1.0
 
 `noop` does one SELECT on the queue file (the project's no-op does one SELECT on the app database).
-The drain is counted in the consumer's memory, not in the database, so counting adds no write per
-job: when the BENCH_STOCK_JOBS-th `noop` completes, the consumer writes its first start and last
-finish times (time.time()) to `<BENCH_STOCK_DB>.drained.json`, once.
+The drain is counted in each consumer's memory, not in the database, so counting adds no write per
+job: a thread of the consumer writes its count of completed no-ops, with its first start and last
+finish times (time.time()), to `<BENCH_STOCK_DB>.<pid>.json` every 20 ms while the count changes.
+The bench adds up the files of all consumers.
 """
 
+import glob
 import json
 import os
 import threading
@@ -18,8 +20,7 @@ from huey import SqliteHuey
 from huey import signals as S
 
 DB = os.environ["BENCH_STOCK_DB"]
-DRAIN_JOBS = int(os.environ.get("BENCH_STOCK_JOBS", "0"))
-DRAINED_FILE = DB + ".drained.json"
+COUNT_EVERY = 0.02  # seconds between writes of a consumer's count, while it changes
 
 huey = SqliteHuey("bench-stock", filename=DB, fsync=True)
 
@@ -36,27 +37,43 @@ def stamp(key: str) -> None:
     huey.storage.put_data(key, repr(started).encode())
 
 
+def count_files() -> list[str]:
+    """The count files the consumers of this queue have written so far."""
+    return glob.glob(glob.escape(DB) + ".*.json")
+
+
 _lock = threading.Lock()
 _drain = {"done": 0, "first_start": None, "last_finish": None}
+_writer: threading.Thread | None = None
+
+
+def _write_counts() -> None:
+    path, written = f"{DB}.{os.getpid()}.json", None
+    while True:
+        time.sleep(COUNT_EVERY)
+        with _lock:
+            snapshot = dict(_drain)
+        if snapshot != written:
+            with open(path + ".tmp", "w") as out:
+                json.dump(snapshot, out)
+            os.replace(path + ".tmp", path)
+            written = snapshot
 
 
 @huey.signal(S.SIGNAL_EXECUTING)
 def _on_executing(signal, task, *args) -> None:
+    global _writer
     if isinstance(task, noop.task_class) and _drain["first_start"] is None:
         with _lock:
             _drain["first_start"] = _drain["first_start"] or time.time()
+            if _writer is None:  # started by the first no-op: only consumers write counts
+                _writer = threading.Thread(target=_write_counts, name="bench-counts", daemon=True)
+                _writer.start()
 
 
 @huey.signal(S.SIGNAL_COMPLETE)
 def _on_complete(signal, task, *args) -> None:
-    if not isinstance(task, noop.task_class):
-        return
-    with _lock:
-        _drain["done"] += 1
-        _drain["last_finish"] = time.time()
-        if _drain["done"] != DRAIN_JOBS:
-            return
-        snapshot = dict(_drain)
-    with open(DRAINED_FILE + ".tmp", "w") as out:
-        json.dump(snapshot, out)
-    os.replace(DRAINED_FILE + ".tmp", DRAINED_FILE)
+    if isinstance(task, noop.task_class):
+        with _lock:
+            _drain["done"] += 1
+            _drain["last_finish"] = time.time()
