@@ -83,6 +83,11 @@ class LeasedPostgresStorage(LeasedStorage, PostgresStorage):
     def db(self, commit=False, close=False):
         return _wrapped(super().db(commit=commit, close=close))
 
+    def sql(self, query, params=None, commit=False, results=False):
+        # One statement is a transaction of its own on an autocommit connection: no BEGIN and
+        # COMMIT round trips (what `with self.db(commit=True)` adds for several statements).
+        return super().sql(query, params, commit=False, results=results)
+
     def to_blob(self, data):
         return bytes(data)
 
