@@ -11,17 +11,17 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks_app import charts, workflows
+from tasks_app import charts, permissions, workflows
 from tasks_app.forms import SignUpForm, TaskFilterForm, TaskForm
 from tasks_app.models import Notification, Task
 from tasks_app.services import notifications, task_trends, tasks, user_stats
-from tasks_app.shortcuts import visible_or_404
+from tasks_app.shortcuts import own_or_permitted, visible_or_404
 
 PAGE_SIZE = 25
 
 
 def _get_task_for_user(request: HttpRequest, pk: int) -> Task:
-    """The task if this user may see it (owner, creator or staff); 404 otherwise."""
+    """The task if this user may see it (owner, creator, or `change_task`); 404 otherwise."""
     return visible_or_404(Task, request.user, pk)
 
 
@@ -96,6 +96,7 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
 
 def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
+    own_or_permitted(request.user, task, permissions.DELETE_OTHERS_TASKS)
     if request.method == "POST":
         tasks.task_delete(task)
         messages.success(request, f"Deleted “{task.title}”.")
