@@ -318,6 +318,7 @@ HUEY_LANE_ROUTES = {
     "tasks_app.jobs.files.export_part": "reports",
     "tasks_app.jobs.files.export_combine": "reports",
     "tasks_app.jobs.files.report_cleanup": "maintenance",
+    "tasks_app.jobs.files.import_export_cleanup": "maintenance",
     "tasks_app.jobs.maintenance.db_backup": "maintenance",
     "tasks_app.jobs.maintenance.done_tasks_cleanup": "maintenance",
     "tasks_app.jobs.maintenance.job_history_prune": "maintenance",
@@ -418,6 +419,8 @@ EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 1800)  # ... capped
 DONE_TASK_RETENTION_DAYS = env_int("DONE_TASK_RETENTION_DAYS", 90)
 BACKUP_KEEP = env_int("BACKUP_KEEP", 8)
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7)
+IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7)  # the uploaded CSV and its row report
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7)
 REPORT_ROW_DELAY_SECONDS = env_float("REPORT_ROW_DELAY_SECONDS", 0.0)  # slows reports down, to watch progress
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)
