@@ -129,6 +129,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view (CSRF's check reads the form): an oversized body is refused unread.
+    "tasks_app.middleware.RequestSizeLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the lockout page
 ]
@@ -254,6 +256,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["tasks_app.client.TokenRateThrottle"],
 }
 API_TOKEN_RATE = env_str("API_TOKEN_RATE", "1200/minute")
+# Password reset requests (tasks_app/client.py), DRF's rate format: per requested address
+# (known or not, so the answer tells nothing) and per client address.
+PASSWORD_RESET_EMAIL_RATE = env_str("PASSWORD_RESET_EMAIL_RATE", "3/hour")
+PASSWORD_RESET_CLIENT_RATE = env_str("PASSWORD_RESET_CLIENT_RATE", "20/hour")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task tracker API",
     "DESCRIPTION": "Tasks and notifications. Slow work runs in the background on Huey.",
@@ -312,6 +318,7 @@ HUEY_LANE_ROUTES = {
     "tasks_app.jobs.files.export_part": "reports",
     "tasks_app.jobs.files.export_combine": "reports",
     "tasks_app.jobs.files.report_cleanup": "maintenance",
+    "tasks_app.jobs.files.import_export_cleanup": "maintenance",
     "tasks_app.jobs.maintenance.db_backup": "maintenance",
     "tasks_app.jobs.maintenance.done_tasks_cleanup": "maintenance",
     "tasks_app.jobs.maintenance.job_history_prune": "maintenance",
@@ -412,6 +419,12 @@ EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 1800)  # ... capped
 DONE_TASK_RETENTION_DAYS = env_int("DONE_TASK_RETENTION_DAYS", 90)
 BACKUP_KEEP = env_int("BACKUP_KEEP", 8)
 REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7)
+IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7)  # the uploaded CSV and its row report
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7)
 REPORT_ROW_DELAY_SECONDS = env_float("REPORT_ROW_DELAY_SECONDS", 0.0)  # slows reports down, to watch progress
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)
+# Request bodies over this are refused with a 413 before they are read (tasks_app/middleware.py):
+# the largest import plus 1 MB for the multipart framing and the other fields. Keep it under the
+# proxy's own cap (deploy/Caddyfile: 10 MB), so people see this message rather than the proxy's.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", IMPORT_MAX_BYTES + 1024 * 1024)

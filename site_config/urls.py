@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.contrib.auth.views import PasswordResetView
 from django.urls import include, path
 
-from tasks_app.forms import QueuedPasswordResetForm
 from tasks_app.health import healthz
+from tasks_app.views import PasswordReset
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -11,7 +10,7 @@ urlpatterns = [
     path("ops/", include("tasks_app.dashboard.urls")),
     path(
         "accounts/password_reset/",
-        PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        PasswordReset.as_view(),
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),

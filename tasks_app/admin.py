@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tasks_app import queue, workflows
+from tasks_app import permissions, queue, workflows
 from tasks_app.models import (
     ConsumerHeartbeat,
     Email,
@@ -14,6 +14,25 @@ from tasks_app.models import (
     WorkspaceExport,
 )
 from tasks_app.services import emails, tasks
+
+
+class GatedAdmin(admin.ModelAdmin):
+    """A list of everyone's rows that only a holder of `gate`, a named permission, opens (seeing
+    them in the admin is seeing them anywhere); the model's own permissions still apply on top."""
+
+    gate: str
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(self.gate)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.has_perm(self.gate) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(self.gate) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(self.gate) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Task)
@@ -37,7 +56,7 @@ class TaskAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj: Task) -> None:
         tasks.task_delete(obj)
 
-    @admin.action(description="Complete the selected tasks (their owners are emailed)")
+    @admin.action(description="Complete the selected tasks (their owners are emailed)", permissions=["change"])
     def complete(self, request, queryset) -> None:
         completed = 0
         for task in queryset.exclude(status=Task.Status.DONE):
@@ -81,8 +100,11 @@ class JobEventInline(admin.TabularInline):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
-    """Every background job; failed ones (dead letters) can be retried or dismissed from here."""
+class JobRunAdmin(GatedAdmin):
+    """Every background job (`view_all_jobs`); failed ones (dead letters) can be retried or dismissed
+    from here (`manage_jobs`)."""
+
+    gate = permissions.VIEW_ALL_JOBS
 
     list_display = ["short_name", "id", "state", "triggered_by", "enqueued_at", "duration", "attempts", "error"]
     list_filter = ["state", "name", "periodic"]
@@ -98,7 +120,10 @@ class JobRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Retry the selected failed jobs")
+    def has_manage_jobs_permission(self, request) -> bool:
+        return request.user.has_perm(permissions.MANAGE_JOBS)
+
+    @admin.action(description="Retry the selected failed jobs", permissions=["manage_jobs"])
     def retry_failed(self, request, queryset) -> None:
         retried = 0
         for run in queryset.filter(state=JobRun.State.FAILED).exclude(message=None):
@@ -106,7 +131,7 @@ class JobRunAdmin(admin.ModelAdmin):
             retried += 1
         self.message_user(request, f"Re-enqueued {retried} failed job(s); others were not failed or had no message.")
 
-    @admin.action(description="Dismiss the selected failed jobs")
+    @admin.action(description="Dismiss the selected failed jobs", permissions=["manage_jobs"])
     def dismiss_failed(self, request, queryset) -> None:
         for run in queryset.filter(state=JobRun.State.FAILED):
             queue.dismiss(run)
@@ -120,11 +145,23 @@ class ConsumerHeartbeatAdmin(admin.ModelAdmin):
 
 @admin.register(PausedJob)
 class PausedJobAdmin(admin.ModelAdmin):
+    """Read-only: pause and resume on /ops/ (`manage_jobs`), which also tells the running consumers."""
+
     list_display = ["name", "paused_by", "paused_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Report, TaskImport, WorkspaceExport)
-class FileJobAdmin(admin.ModelAdmin):
+class FileJobAdmin(GatedAdmin):
+    gate = permissions.VIEW_OTHERS_FILES
     list_display = ["__str__", "owner", "status", "job_id", "created_at", "finished_at"]
     list_filter = ["status"]
     raw_id_fields = ["owner"]

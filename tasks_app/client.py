@@ -1,10 +1,13 @@
-"""Who is calling: the client's address, the login lockout and the API's throttle."""
+"""Who is calling: the client's address, the login lockout, the API's throttle, password-reset limits."""
+
+import hashlib
+import math
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -43,3 +46,32 @@ class LoginLockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class _KeyedThrottle(SimpleRateThrottle):
+    """DRF's sliding-window count in the shared cache, for a key of our own outside the API."""
+
+    def __init__(self, scope: str, ident: str, rate: str):
+        self.scope, self.ident, self.rate = scope, ident, rate
+        super().__init__()
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.ident}
+
+
+def password_reset_wait(request: HttpRequest, email: str) -> int:
+    """Count one reset request against its client's (PASSWORD_RESET_CLIENT_RATE) and its address's
+    (PASSWORD_RESET_EMAIL_RATE) limits: 0 when it may go, else the seconds until it may.
+
+    The address counts whether or not an account has it, so the answer never tells which exist;
+    it is kept as a hash, not in the clear.
+    """
+    address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    for scope, ident, rate in [
+        ("reset-client", client_ip(request), settings.PASSWORD_RESET_CLIENT_RATE),
+        ("reset-email", address, settings.PASSWORD_RESET_EMAIL_RATE),
+    ]:
+        throttle = _KeyedThrottle(scope, ident, rate)
+        if not throttle.allow_request(request, None):
+            return math.ceil(throttle.wait() or 1)
+    return 0

@@ -1,9 +1,12 @@
-"""The web UI: tasks, notifications, sign-up. Views validate, call a workflow or a service, then redirect."""
+"""The web UI: tasks, notifications, sign-up, password reset. Views validate, call a workflow or a service, then redirect."""
+
+import math
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -11,17 +14,18 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks_app import charts, workflows
-from tasks_app.forms import SignUpForm, TaskFilterForm, TaskForm
+from tasks_app import charts, permissions, workflows
+from tasks_app.client import password_reset_wait
+from tasks_app.forms import QueuedPasswordResetForm, SignUpForm, TaskFilterForm, TaskForm
 from tasks_app.models import Notification, Task
 from tasks_app.services import notifications, task_trends, tasks, user_stats
-from tasks_app.shortcuts import visible_or_404
+from tasks_app.shortcuts import own_or_permitted, visible_or_404
 
 PAGE_SIZE = 25
 
 
 def _get_task_for_user(request: HttpRequest, pk: int) -> Task:
-    """The task if this user may see it (owner, creator or staff); 404 otherwise."""
+    """The task if this user may see it (owner, creator, or `change_task`); 404 otherwise."""
     return visible_or_404(Task, request.user, pk)
 
 
@@ -96,6 +100,7 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
 
 def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
     task = _get_task_for_user(request, pk)
+    own_or_permitted(request.user, task, permissions.DELETE_OTHERS_TASKS)
     if request.method == "POST":
         tasks.task_delete(task)
         messages.success(request, f"Deleted “{task.title}”.")
@@ -145,3 +150,23 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Welcome, {user.username}! Your account is ready.")
         return redirect("tasks:task-list")
     return render(request, "tasks_app/signup.html", {"form": form})
+
+
+class PasswordReset(PasswordResetView):
+    """Django's password reset, limited per requested address and per client (429 with the form)."""
+
+    form_class = QueuedPasswordResetForm
+
+    def form_valid(self, form: QueuedPasswordResetForm) -> HttpResponse:
+        wait = password_reset_wait(self.request, form.cleaned_data["email"])
+        if wait:
+            minutes = math.ceil(wait / 60)
+            form.add_error(
+                None,
+                f"Too many password reset requests from here or for this address. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            )
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().form_valid(form)

@@ -6,10 +6,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from tasks_app import workflows
+from tasks_app import permissions, workflows
 from tasks_app.forms import ImportForm, ReportForm, add_service_errors
 from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
-from tasks_app.shortcuts import file_response, visible_or_404
+from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
 
 
 def _download(row) -> FileResponse:
@@ -49,6 +49,7 @@ def report_download(request: HttpRequest, pk: int) -> FileResponse:
 @require_POST
 def report_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     report = visible_or_404(Report, request.user, pk)
+    own_or_permitted(request.user, report, permissions.MANAGE_JOBS)
     if workflows.report_cancel(report):
         messages.success(request, f"Canceled report #{report.pk}.")
     else:

@@ -3,6 +3,7 @@
 import itertools
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from tasks_app.models import Task
@@ -29,3 +30,13 @@ def api_client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def make_staff(username: str, *codenames: str):
+    """A staff user who is not a superuser, holding only these permissions of tasks_app (by codename)."""
+    user = make_user(username)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="tasks_app", codename__in=codenames))
+    assert user.user_permissions.count() == len(codenames), "unknown permission codename"
+    return get_user_model().objects.get(pk=user.pk)  # fresh: no permission cache

@@ -42,6 +42,7 @@ PERIODIC_JOBS = {
     jobs.done_tasks_cleanup: "Sundays 02:00 local",
     jobs.job_history_prune: "daily 04:15 local",
     jobs.report_cleanup: "daily 03:00 local",
+    jobs.import_export_cleanup: "daily 03:10 local",
     jobs.stats_snapshot: "hourly on the hour",
     jobs.db_backup: "00:30, 06:30, 12:30, 18:30 UTC",
     jobs.overdue_check: "every 10 minutes",
@@ -60,6 +61,7 @@ class TestInUTC:
         assert fire_times(jobs.done_tasks_cleanup, UTC_WEEK) == [datetime.datetime(2026, 1, 11, 2, 0)]  # a Sunday
         assert fire_times(jobs.job_history_prune, UTC_WEEK) == daily(UTC_WEEK, 4, 15)
         assert fire_times(jobs.report_cleanup, UTC_WEEK) == daily(UTC_WEEK, 3)
+        assert fire_times(jobs.import_export_cleanup, UTC_WEEK) == daily(UTC_WEEK, 3, 10)
 
     def test_the_stats_are_snapshotted_every_hour_on_the_hour(self):
         assert fire_times(jobs.stats_snapshot, UTC_WEEK) == [
@@ -94,6 +96,7 @@ class TestInTheTeamsTimeZone:
         assert fire_times(jobs.job_history_prune, UTC_WEEK) == daily(UTC_WEEK, 3, 15)
         assert fire_times(jobs.job_history_prune, SUMMER_WEEK) == daily(SUMMER_WEEK, 2, 15)
         assert fire_times(jobs.report_cleanup, UTC_WEEK) == daily(UTC_WEEK, 2)
+        assert fire_times(jobs.import_export_cleanup, UTC_WEEK) == daily(UTC_WEEK, 2, 10)
 
     def test_the_utc_schedules_do_not_move_with_the_time_zone(self):
         assert len(fire_times(jobs.stats_snapshot, UTC_WEEK)) == 7 * 24
@@ -155,6 +158,7 @@ def test_the_labels_say_the_whole_schedule_in_the_teams_time_zone(settings):
         "done_tasks_cleanup": "weekly on Sunday at 02:00 Europe/Berlin",
         "job_history_prune": "daily at 04:15 Europe/Berlin",
         "report_cleanup": "daily at 03:00 Europe/Berlin",
+        "import_export_cleanup": "daily at 03:10 Europe/Berlin",
         "stats_snapshot": "hourly at :00",
         "db_backup": "every 6 hours at :30",
         "overdue_check": "every 10 minutes",

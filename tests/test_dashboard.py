@@ -130,6 +130,7 @@ def test_the_dashboard_shows_each_schedule_in_full_with_its_next_run(staff_clien
         "job_history_prune": ("daily at 04:15 Europe/Berlin", "2026-01-02 04:15 CET"),
         "overdue_check": ("every 10 minutes", "2026-01-01 10:10 CET"),
         "report_cleanup": ("daily at 03:00 Europe/Berlin", "2026-01-02 03:00 CET"),
+        "import_export_cleanup": ("daily at 03:10 Europe/Berlin", "2026-01-02 03:10 CET"),
         "stats_snapshot": ("hourly at :00", "2026-01-01 11:00 CET"),
     }
 

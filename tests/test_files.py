@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import time_machine
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -291,3 +293,25 @@ class TestExports:
         export = WorkspaceExport.objects.get()
         assert f"/exports/{export.pk}/download/" in client.get("/exports/").content.decode()
         assert client.get(f"/exports/{export.pk}/download/")["Content-Type"] == "application/zip"
+
+
+class TestImportAndExportRetention:
+    def test_old_imports_and_exports_are_deleted_with_their_files_and_recent_ones_kept(self, alice, settings):
+        settings.IMPORT_RETENTION_DAYS, settings.EXPORT_RETENTION_DAYS = 7, 3
+        with time_machine.travel(datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC), tick=False) as clock:
+            old_import = imports.import_create(owner=alice, uploaded=_csv_upload("title\na\n"))
+            old_export = WorkspaceExport.objects.create(owner=alice, status=WorkspaceExport.Status.FAILED)
+            old_export.file.save("old.zip", ContentFile(b"PK"))
+            parts = Path(settings.MEDIA_ROOT) / "exports" / f"parts-{old_export.pk}"
+            parts.mkdir(parents=True)
+            (parts / "tasks.json").write_text("[]")  # left by a failed export
+            clock.shift(datetime.timedelta(days=5))
+            new_import = imports.import_create(owner=alice, uploaded=_csv_upload("title\nb\n"))
+            new_export = WorkspaceExport.objects.create(owner=alice)
+            clock.shift(datetime.timedelta(days=2, minutes=1))  # the old import is 7 days old, the new export 2
+            files = [Path(old_import.file.path), Path(old_export.file.path)]
+            assert jobs.import_export_cleanup.call_local() == {"imports": 1, "exports": 1}
+        assert list(TaskImport.objects.all()) == [new_import]
+        assert list(WorkspaceExport.objects.all()) == [new_export]
+        assert not any(path.exists() for path in files) and not parts.exists()
+        assert Path(new_import.file.path).exists()

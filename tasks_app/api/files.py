@@ -8,7 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import workflows
+from tasks_app import permissions, workflows
 from tasks_app.api.errors import service_errors_as_400
 from tasks_app.api.serializers import (
     ImportUploadSerializer,
@@ -19,7 +19,7 @@ from tasks_app.api.serializers import (
     WorkspaceExportSerializer,
 )
 from tasks_app.models import Report, TaskImport, WorkspaceExport
-from tasks_app.shortcuts import file_response, visible_or_404
+from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
 
 
 def started(row, route: str) -> Response:
@@ -73,6 +73,7 @@ def report_download(request: Request, pk: int):
 def report_cancel(request: Request, pk: int) -> Response:
     """Cancel a waiting or running report."""
     report = visible_or_404(Report, request.user, pk)
+    own_or_permitted(request.user, report, permissions.MANAGE_JOBS)
     if not workflows.report_cancel(report):
         return Response({"detail": f"The report is {report.status}: too late to cancel."}, status=409)
     report.refresh_from_db()

@@ -1,5 +1,6 @@
 """GET /api/jobs/<id>/ and POST /api/jobs/<id>/cancel/: the state of one background job."""
 
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -8,7 +9,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import queue
+from tasks_app import permissions, queue
 from tasks_app.api.serializers import JobRunSerializer
 from tasks_app.models import JobRun
 
@@ -20,8 +21,10 @@ def accepted(job_id: str, **extra) -> Response:
 
 
 def visible_job(request: Request, job_id: str) -> JobRun:
-    """The job if the requester started it or is staff; 404 otherwise (others' jobs are never shown)."""
-    runs = JobRun.objects.all() if request.user.is_staff else JobRun.objects.filter(triggered_by=request.user)
+    """The job if the requester started it or holds `view_all_jobs`; 404 otherwise (others' jobs are never shown)."""
+    runs = JobRun.objects.all()
+    if not request.user.has_perm(permissions.VIEW_ALL_JOBS):
+        runs = runs.filter(triggered_by=request.user)
     return get_object_or_404(runs, pk=job_id)
 
 
@@ -34,8 +37,11 @@ def job_detail(request: Request, job_id: str) -> Response:
 @extend_schema(request=None, responses={200: JobRunSerializer, 409: None})
 @api_view(["POST"])
 def job_cancel(request: Request, job_id: str) -> Response:
-    """Revoke a pending or scheduled job; 409 when it already runs or has finished."""
+    """Revoke a pending or scheduled job; 409 when it already runs or has finished; 403 for someone else's
+    job without `manage_jobs`."""
     run = visible_job(request, job_id)
+    if run.triggered_by_id != request.user.pk and not request.user.has_perm(permissions.MANAGE_JOBS):
+        raise PermissionDenied("Only the job's starter, or someone who may manage jobs, may cancel it.")
     if not queue.cancel(run):
         return Response(
             {"detail": f"Only a pending or scheduled job can be canceled; this one is {run.state}."},

@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tasks_app import workflows
+from tasks_app import permissions, workflows
 from tasks_app.api.errors import service_errors_as_400
 from tasks_app.api.filters import NotificationFilter, TaskFilter, TaskOrderingFilter
 from tasks_app.api.jobs import accepted
@@ -22,6 +22,7 @@ from tasks_app.api.serializers import (
 )
 from tasks_app.models import Notification, Task
 from tasks_app.services import notifications, tasks, user_stats
+from tasks_app.shortcuts import own_or_permitted
 
 
 class Pagination(PageNumberPagination):
@@ -30,7 +31,7 @@ class Pagination(PageNumberPagination):
 
 
 class TaskViewSet(viewsets.ModelViewSet):
-    """Tasks you own or created (staff: all). Other people's tasks are 404."""
+    """Tasks you own or created (with `change_task`: all). Other people's tasks are 404."""
 
     serializer_class = TaskSerializer
     pagination_class = Pagination
@@ -53,6 +54,7 @@ class TaskViewSet(viewsets.ModelViewSet):
             workflows.task_update(serializer.instance, by=self.request.user, **serializer.validated_data)
 
     def perform_destroy(self, instance: Task) -> None:
+        own_or_permitted(self.request.user, instance, permissions.DELETE_OTHERS_TASKS)
         tasks.task_delete(instance)
 
     @extend_schema(request=None, responses=TaskSerializer)

@@ -1,4 +1,8 @@
-"""Staff-only pages about background jobs. Non-staff users get 403."""
+"""Staff-only pages about background jobs. Non-staff users get 403.
+
+Any staff user sees the counts and charts; the jobs themselves take `view_all_jobs`, and acting
+on them (retry, discard, cancel, pause, resume) `manage_jobs` (tasks_app/permissions.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -15,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from tasks_app import charts, queue
+from tasks_app import charts, permissions, queue
 from tasks_app.models import JobRun
 from tasks_app.services import job_stats, task_trends
 
@@ -30,6 +35,10 @@ def staff_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+may_view_jobs = permission_required(permissions.VIEW_ALL_JOBS, raise_exception=True)
+may_manage_jobs = permission_required(permissions.MANAGE_JOBS, raise_exception=True)
 
 
 def _chart(bars: list[job_stats.MinuteBar], width: int = 600, height: int = 120) -> dict:
@@ -81,6 +90,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+@may_view_jobs
 def job_list(request: HttpRequest) -> HttpResponse:
     runs = JobRun.objects.select_related("triggered_by")
     name, state, search = request.GET.get("name", ""), request.GET.get("state", ""), request.GET.get("q", "").strip()
@@ -108,6 +118,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+@may_view_jobs
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     run = get_object_or_404(JobRun.objects.select_related("triggered_by", "retry_of"), pk=job_id)
     context = {"run": run, "events": run.events.all(), "retried_as": run.retried_as.all()}
@@ -116,6 +127,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_POST
 @staff_required
+@may_manage_jobs
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=job_id)
     if run.state != JobRun.State.FAILED or not run.message:
@@ -128,6 +140,7 @@ def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_POST
 @staff_required
+@may_manage_jobs
 def job_dismiss(request: HttpRequest, job_id: str) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=job_id)
     queue.dismiss(run)
@@ -137,6 +150,7 @@ def job_dismiss(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_POST
 @staff_required
+@may_manage_jobs
 def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=job_id)
     if queue.cancel(run):
@@ -148,6 +162,7 @@ def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_POST
 @staff_required
+@may_manage_jobs
 def job_pause(request: HttpRequest) -> HttpResponse:
     name = request.POST.get("name", "")
     known = {job["name"] for job in job_stats.job_names()}

@@ -30,6 +30,18 @@ def report_cleanup() -> int:
     return count
 
 
+@periodic_job(daily("03:10"))
+@lock_task("import-export-cleanup")
+def import_export_cleanup() -> dict:
+    """Delete imports older than IMPORT_RETENTION_DAYS and exports older than EXPORT_RETENTION_DAYS, files included."""
+    deleted = {
+        "imports": imports.imports_delete_old(older_than_days=settings.IMPORT_RETENTION_DAYS),
+        "exports": exports.exports_delete_old(older_than_days=settings.EXPORT_RETENTION_DAYS),
+    }
+    logger.info("import_export_cleanup imports=%d exports=%d", deleted["imports"], deleted["exports"])
+    return deleted
+
+
 @db_task(timeout=1800)
 def import_run(import_id: int) -> dict | None:
     """Create the tasks of one uploaded CSV, reporting progress and row errors."""

@@ -7,11 +7,13 @@ holds the job's progress and history.
 from django.conf import settings
 from django.db import models
 
+from tasks_app import permissions
+
 
 class FileJobQuerySet(models.QuerySet):
     def visible_to(self, user) -> "FileJobQuerySet":
-        """Staff see all; others their own."""
-        return self if user.is_staff else self.filter(owner=user)
+        """Everyone's for a holder of `view_others_files`; else one's own."""
+        return self if user.has_perm(permissions.VIEW_OTHERS_FILES) else self.filter(owner=user)
 
 
 class FileJob(models.Model):
@@ -57,7 +59,8 @@ class Report(FileJob):
     rows = models.PositiveIntegerField(default=0)
 
     class Meta(FileJob.Meta):
-        pass
+        # Here once for all three kinds of file (one permission to grant, not three).
+        permissions = [("view_others_files", "Can see and download other people's reports, imports and exports")]
 
     def __str__(self) -> str:
         return f"{self.get_format_display()} report #{self.pk}"

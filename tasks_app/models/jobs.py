@@ -64,6 +64,10 @@ class JobRun(models.Model):
     class Meta:
         ordering = ["-enqueued_at", "-id"]
         indexes = [models.Index(fields=["state", "enqueued_at"]), models.Index(fields=["name", "finished_at"])]
+        permissions = [
+            ("view_all_jobs", "Can see every background job, not only their own"),
+            ("manage_jobs", "Can retry, discard, cancel, pause and resume background jobs"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.short_name} {self.id} ({self.state})"

@@ -10,11 +10,13 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from tasks_app import permissions
+
 
 class TaskQuerySet(models.QuerySet):
     def visible_to(self, user) -> TaskQuerySet:
-        """Staff see every task; others see the tasks they own or created."""
-        if user.is_staff:
+        """Every task for those who may change anyone's (`change_task`); else the ones they own or created."""
+        if user.has_perm(permissions.CHANGE_OTHERS_TASKS):
             return self
         return self.filter(Q(owner=user) | Q(created_by=user))
 

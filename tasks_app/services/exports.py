@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from tasks_app.models import Notification, Report, Task, WorkspaceExport
+from tasks_app.services import retention
 from tasks_app.services.notifications import notify
 
 PARTS = {
@@ -79,3 +81,13 @@ def export_combine(export_id: int, part_paths: list) -> WorkspaceExport | None:
             dedup_key=f"export-ready:{export.pk}",
         )
     return export
+
+
+def exports_delete_old(*, older_than_days: int, dry_run: bool = False) -> int:
+    """Delete exports (rows, zips and any parts a failed one left) created more than `older_than_days` ago."""
+    return retention.file_rows_delete_old(
+        WorkspaceExport,
+        older_than_days=older_than_days,
+        dry_run=dry_run,
+        each=lambda export: shutil.rmtree(_parts_dir(export), ignore_errors=True),
+    )

@@ -16,7 +16,7 @@ from django.utils import timezone
 from tasks_app.models import Notification, TaskImport
 from tasks_app.queue import claims
 from tasks_app.queue.progress import report_progress
-from tasks_app.services import tasks
+from tasks_app.services import retention, tasks
 from tasks_app.services.notifications import notify
 
 logger = logging.getLogger(__name__)
@@ -200,3 +200,8 @@ def import_notify(task_import: TaskImport) -> Notification:
         data={"import_id": task_import.pk, "url": f"/imports/{task_import.pk}/"},
         dedup_key=f"import-done:{task_import.pk}",
     )
+
+
+def imports_delete_old(*, older_than_days: int, dry_run: bool = False) -> int:
+    """Delete imports (rows with their row reports, and the uploaded files) created more than `older_than_days` ago."""
+    return retention.file_rows_delete_old(TaskImport, older_than_days=older_than_days, dry_run=dry_run)

@@ -6,8 +6,12 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tasks_app import permissions
 from tasks_app.models import Notification, Task
 from tasks_app.services.user_stats import user_stats_refresh_many
+
+# with_perm() needs the backend by name when several are configured (django-axes' comes first).
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def notify(*, user, kind: str, message: str, data: dict | None = None, dedup_key: str | None = None) -> Notification:
@@ -59,8 +63,8 @@ def notify_overdue(*, today: datetime.date | None = None) -> int:
 
 
 def notify_staff_job_failed(*, job_id: str, job_name: str, error: str) -> int:
-    """Tell every active staff user that a job failed for good; return how many were told."""
-    staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+    """Tell the active staff who may see every job (`view_all_jobs`) that a job failed for good; return how many."""
+    staff = get_user_model().objects.with_perm(permissions.VIEW_ALL_JOBS, backend=MODEL_BACKEND).filter(is_staff=True)
     for user in staff:
         notify(
             user=user,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import logging
 import time
@@ -18,6 +17,7 @@ from openpyxl import Workbook
 from tasks_app.models import Notification, Report, Task
 from tasks_app.queue import claims
 from tasks_app.queue.progress import report_progress
+from tasks_app.services import retention
 from tasks_app.services.notifications import notify
 from tasks_app.services.safe_text import pdf_safe, spreadsheet_safe
 
@@ -181,13 +181,4 @@ def report_cancel(report: Report) -> bool:
 
 def reports_delete_old(*, older_than_days: int, dry_run: bool = False) -> int:
     """Delete reports (rows and files) created more than `older_than_days` ago."""
-    old = Report.objects.filter(created_at__lt=timezone.now() - datetime.timedelta(days=older_than_days))
-    if dry_run:
-        return old.count()
-    count = 0
-    for report in old:
-        if report.file:
-            report.file.delete(save=False)
-        report.delete()
-        count += 1
-    return count
+    return retention.file_rows_delete_old(Report, older_than_days=older_than_days, dry_run=dry_run)
