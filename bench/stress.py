@@ -141,7 +141,8 @@ class Client:
     reports: int = 0
     imports: int = 0
     waiting: dict[str, str] = field(default_factory=dict)  # kind ("report", "import") -> its status_url
-    problems: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # responses not 2xx
+    problems: list[str] = field(default_factory=list)  # reports and imports that did not end as they should
 
     def call(self, kind: str, method: str, path: str, body: bytes | None = None, content_type: str = "") -> tuple:
         """One request on a fresh connection; returns (status, body), recorded as a Sample."""
@@ -161,7 +162,7 @@ class Client:
             connection.close()
         self.samples.append(Sample(kind, status, at, time.perf_counter() - started))
         if not 200 <= status < 300:
-            self.problems.append(f"{method} {path}: {status} {data[:300]!r}")
+            self.refused.append(f"{method} {path}: {status} {data[:200]!r}")
             return status, {}
         is_json = data[:1] in (b"{", b"[")
         return status, (json.loads(data) if is_json else data)
@@ -242,7 +243,7 @@ class Client:
                     self.problems.append(f"import {url}: created {row['created']}, errors {row['errors']}")
 
 
-@dataclass
+@dataclass(repr=False)
 class Outcome:
     clients: list[Client]
     started: float  # time.monotonic() of the load's start
@@ -283,6 +284,7 @@ def run(stack: LiveStack, *, clients: int, seconds: float, seed: int = 1, finish
 def checks(team: list[Client], counts: dict, stats: dict, log_problems: list[str]) -> list[tuple[str, bool, str]]:
     samples = [sample for client in team for sample in client.samples]
     failed = Counter(f"{s.kind} {s.status}" for s in samples if not 200 <= s.status < 300)
+    refused = [f"{client.username}: {response}" for client in team for response in client.refused]
     problems = [f"{client.username}: {problem}" for client in team for problem in client.problems]
     jobs = Counter(counts["jobs"])
     not_succeeded = {job: n for job, n in jobs.items() if not job.endswith(" succeeded")}
@@ -314,7 +316,7 @@ def checks(team: list[Client], counts: dict, stats: dict, log_problems: list[str
     }
     wrong_jobs = {job: (jobs[job], n) for job, n in expected_jobs.items() if jobs[job] != n}
     return [
-        ("every response 2xx (0 5xx, 0 lost)", not failed, ", ".join(f"{k}: {n}" for k, n in failed.items())),
+        ("every response 2xx (0 5xx, 0 lost)", not failed, "\n".join([str(dict(failed)), *refused[:5]])),
         ("no locked database, Traceback or ERROR in the logs", not log_problems, "\n".join(log_problems[:10])),
         ("every report and import succeeded with the right counts", not problems, "\n".join(problems[:10])),
         ("every job succeeded", not not_succeeded, str(not_succeeded)),
