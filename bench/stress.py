@@ -10,7 +10,7 @@ throttle (`API_TOKEN_RATE`) and e-mail rate limit (each completion mails the tas
 set far above what the clients reach, so neither holds a request or a job back.
 
 Each client is a thread with a user and token of its own and a fresh connection per request
-(`http.client`). Until the time is up it loops: create a task (random priority and due date),
+(`http.client`). It asks for a report and uploads an import, then, until the time is up, loops: create a task (random priority and due date),
 complete one of its open tasks half the time, list tasks with one of a few filters; now and then
 read `/api/me/` or its unread notifications, ask for a report (CSV, XLSX or PDF) or upload a CSV
 import (IMPORT_ROWS good rows and one bad one), at most one of each waiting at a time, polled on
@@ -172,6 +172,8 @@ class Client:
 
     def run(self, deadline: float, finish_timeout: float) -> None:
         rng = random.Random(self.seed)
+        self.request_report(rng)  # jobs run from the start
+        self.upload()
         while time.monotonic() < deadline:
             self.step(rng)
         wait_until = time.monotonic() + finish_timeout
@@ -198,13 +200,16 @@ class Client:
         elif roll < 0.10:
             self.call("notifications", "GET", "/api/notifications/?unread=true")
         elif roll < 0.15 and "report" not in self.waiting:
-            status, started = self.post_json("report", "/api/reports/", {"format": rng.choice(["csv", "xlsx", "pdf"])})
-            if status == 202:
-                self.reports += 1
-                self.waiting["report"] = started["status_url"]
+            self.request_report(rng)
         elif roll < 0.20 and "import" not in self.waiting:
             self.upload()
         self.poll()
+
+    def request_report(self, rng: random.Random) -> None:
+        status, started = self.post_json("report", "/api/reports/", {"format": rng.choice(["csv", "xlsx", "pdf"])})
+        if status == 202:
+            self.reports += 1
+            self.waiting["report"] = started["status_url"]
 
     def upload(self) -> None:
         rows = [

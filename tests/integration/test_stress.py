@@ -25,5 +25,5 @@ def test_eight_clients_for_15_seconds_get_no_error_and_every_count_adds_up(stack
 
     assert outcome.passed, stress.report(outcome)
     team = outcome.clients
-    assert all(client.created and client.completed for client in team)  # every client wrote
-    assert sum(client.reports for client in team) and sum(client.imports for client in team)  # while jobs ran
+    assert sum(client.created for client in team) and sum(client.completed for client in team)
+    assert all(client.reports and client.imports for client in team)  # jobs ran during the load
