@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DATA_DIR="$(DATA_DIR)" WEB_BIND="$(WEB_BIND)" HUEY_IMMEDIATE=0 \
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(DATA_DIR)/secret_key)}"
 
-.PHONY: run dev test soak bench lint check install install-dev system-deps clean
+.PHONY: run dev test soak bench stress lint check install install-dev system-deps clean
 
 run: install
 	@mkdir -p $(DATA_DIR)
@@ -43,6 +43,11 @@ bench: install-dev
 	$(PY) bench/job_history_overhead.py
 	$(PY) bench/lanes.py
 	$(PY) bench/sqlite_sync_modes.py
+
+# 16 API clients for 60 s against gunicorn (4 workers) and run_huey, on SQLite, then on PostgreSQL.
+stress: install-dev
+	$(PY) bench/stress.py --clients 16 --seconds 60
+	$(PY) -m tests.postgres_server -- $(PY) bench/stress.py --clients 16 --seconds 60
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -93,13 +93,15 @@ class LiveStack:
         log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 (closed with the process)
         return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_web(self) -> None:
-        self.web = self.spawn_web(self.port)
+    def start_web(self, workers: int = 2) -> None:
+        self.web = self.spawn_web(self.port, workers=workers)
 
-    def spawn_web(self, port: int, log_name: str = "web.log") -> subprocess.Popen:
-        """A gunicorn on `port`, answering once it returns (start_web: the stack's own)."""
+    def spawn_web(self, port: int, log_name: str = "web.log", workers: int = 2) -> subprocess.Popen:
+        """A gunicorn on `port` with `workers` processes of 4 threads, answering once it returns
+        (start_web: the stack's own)."""
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        args = [gunicorn, "site_config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"]
+        args = [gunicorn, "site_config.wsgi", "--bind", f"127.0.0.1:{port}"]
+        args += ["--workers", str(workers), "--threads", "4"]
         web = self._spawn(args, log_name)
         wait_for(lambda: self._web_answers(f"http://127.0.0.1:{port}"), timeout=20, what="the web server")
         return web
