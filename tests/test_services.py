@@ -1,11 +1,14 @@
 import datetime
+import threading
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
-from tasks_app.models import Email, Notification, Task
-from tasks_app.services import emails, notifications, tasks
+from tasks_app.models import Email, Notification, Task, UserTaskStats
+from tasks_app.services import emails, notifications, tasks, user_stats
+from tests.backends import postgres_only
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +134,34 @@ class TestEmails:
         assert emails.email_send(email.pk) is True
         assert emails.email_send(email.pk) is False
         assert len(mail.outbox) == 1
+
+
+class TestUserStats:
+    # SQLite runs one writer at a time anyway (and the tests' in-memory database refuses a second).
+    @postgres_only
+    def test_two_writers_of_one_persons_tasks_at_once_leave_the_right_counts(self, transactional_db):
+        """The second writer's recount waits for the first's transaction, then sees its task."""
+        alice = make_user("alice")
+        first_counted, first_may_commit = threading.Event(), threading.Event()
+
+        def first_writer():
+            with transaction.atomic():
+                Task.objects.create(title="First", owner=alice, created_by=alice)
+                user_stats.user_stats_refresh(alice)
+                first_counted.set()
+                first_may_commit.wait(timeout=0.5)  # the second writer starts meanwhile
+            connection.close()
+
+        def second_writer():
+            first_counted.wait()
+            with transaction.atomic():
+                Task.objects.create(title="Second", owner=alice, created_by=alice)
+                user_stats.user_stats_refresh(alice)
+            connection.close()
+
+        threads = [threading.Thread(target=first_writer), threading.Thread(target=second_writer)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert UserTaskStats.objects.get(user=alice).open == 2

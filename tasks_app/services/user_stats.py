@@ -1,21 +1,24 @@
 """Each person's task counts (open, done, overdue), shown on their pages."""
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from tasks_app.models import Task, UserTaskStats
 
 
 def user_stats_refresh(user) -> UserTaskStats:
-    """Recount a user's open, done and overdue tasks into their UserTaskStats row."""
-    owned = Task.objects.filter(owner=user)
-    stats, _ = UserTaskStats.objects.update_or_create(
-        user=user,
-        defaults={
-            "open": owned.open().count(),
-            "done": owned.filter(status=Task.Status.DONE).count(),
-            "overdue": owned.overdue().count(),
-        },
-    )
+    """Recount a user's open, done and overdue tasks into their UserTaskStats row.
+
+    The row is locked before counting: two requests changing one person's tasks at once recount
+    one after the other, and on PostgreSQL the second's count then sees the first's change.
+    """
+    with transaction.atomic():
+        stats, _ = UserTaskStats.objects.select_for_update().get_or_create(user=user)
+        owned = Task.objects.filter(owner=user)
+        stats.open = owned.open().count()
+        stats.done = owned.filter(status=Task.Status.DONE).count()
+        stats.overdue = owned.overdue().count()
+        stats.save()
     return stats
 
 
