@@ -281,10 +281,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Rate limits (API throttling, password reset requests) count in this cache, shared by every web
-# process: files under DATA_DIR on one server, Redis when the queue is there (several servers).
+# process: files under DATA_DIR on one server; on several, Redis when the queue is there, else the
+# PostgreSQL app database (its table made by migration 0009).
 HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
 if HUEY_REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": HUEY_REDIS_URL}}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tasks_app_cache"}}
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
