@@ -360,7 +360,11 @@ class TestSchema:
             "$ref": "#/components/schemas/TaskStatusEnum"
         }
         assert components["User"]["properties"]["email"]["nullable"] is True
-        assert components["ImportUploadRequest"]["properties"]["file"]["format"] == "binary"
+        assert components["ImportUploadRequest"]["properties"]["file"] == {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,
+        }
         parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/notifications/"]["get"]["parameters"]}
         assert parameters["unread"] == {"type": "boolean"}
         assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200}

@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
@@ -131,8 +132,13 @@ class ReportSerializer(serializers.ModelSerializer):
         return reverse("api-report-download", args=[report.pk])
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class UploadField(serializers.FileField):
+    """A file of at least one byte: an empty one is refused (the schema's `minLength`)."""
+
+
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = UploadField()
 
 
 class TaskImportSerializer(serializers.ModelSerializer):
