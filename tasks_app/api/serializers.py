@@ -8,6 +8,13 @@ from rest_framework import serializers
 
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
 
+# Some character that str.strip() keeps (DRF trims text), for the schema's `pattern`: spelled out, since
+# `\s` differs between Python and the ECMA regexes of JSON Schema (\x1c-\x1f, \x85, \ufeff).
+NOT_BLANK = RegexValidator(
+    r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    "Enter more than whitespace.",
+)
+
 
 class StrictCharField(serializers.CharField):
     """Text only, as the schema says: DRF's CharField also takes a number (`"title": 5` becomes "5")."""
@@ -20,9 +27,7 @@ class StrictCharField(serializers.CharField):
 
 class TaskSerializer(serializers.ModelSerializer):
     # The schema says what the field checks: 1 to 200 characters, not whitespace alone (`pattern`).
-    title = StrictCharField(
-        min_length=1, max_length=200, validators=[RegexValidator(r"\S", "Enter more than whitespace.")]
-    )
+    title = StrictCharField(min_length=1, max_length=200, validators=[NOT_BLANK])
     description = StrictCharField(required=False, allow_blank=True)
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
@@ -83,9 +88,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class BroadcastSerializer(serializers.Serializer):
-    message = StrictCharField(
-        max_length=500, validators=[RegexValidator(r"\S", "Enter more than whitespace.")], help_text="The announcement."
-    )
+    message = StrictCharField(max_length=500, validators=[NOT_BLANK], help_text="The announcement.")
 
 
 def job_progress(job_id: str) -> dict:
