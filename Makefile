@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DATA_DIR="$(DATA_DIR)" WEB_BIND="$(WEB_BIND)" HUEY_IMMEDIATE=0 \
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(DATA_DIR)/secret_key)}"
 
-.PHONY: run dev test soak bench stress lint check install install-dev system-deps clean
+.PHONY: run dev test fuzz soak bench stress lint check install install-dev system-deps clean
 
 run: install
 	@mkdir -p $(DATA_DIR)
@@ -33,6 +33,11 @@ dev: install
 test: install-dev system-deps lint check
 	$(PY) -m pytest
 	$(PY) -m tests.postgres_server -- $(PY) -m pytest -m "not browser" -p no:cacheprovider
+
+# Schemathesis on every API operation with far more examples than in `make test`, a new seed each run.
+FUZZ_EXAMPLES ?= 300
+fuzz: install-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_api_fuzz.py -p no:cacheprovider
 
 # Not part of `make test`: minutes of work that print figures.
 soak: install-dev
@@ -85,4 +90,4 @@ system-deps:
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; fi
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis test-artifacts

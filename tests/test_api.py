@@ -1,6 +1,7 @@
 """The JSON API for tasks, notifications and the current user."""
 
 import datetime
+import re
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -46,6 +47,11 @@ class TestAuthentication:
         response = client.post("/api/tasks/", {"title": "a"}, format="json")
         assert response.status_code == 403
         assert "CSRF" in response.json()["detail"]
+
+    def test_me_gives_null_for_a_blank_email_as_the_schema_says(self):
+        client = APIClient()
+        client.force_authenticate(make_user(email=""))
+        assert client.get("/api/me/").json()["email"] is None
 
     def test_it_rejects_a_wrong_token(self):
         client = APIClient(HTTP_AUTHORIZATION="Token not-a-token")
@@ -95,6 +101,11 @@ class TestTasks:
             ({"title": "a", "owner": "abc"}, "owner", "Incorrect type."),
             ({"title": "a", "owner": 999999}, "owner", 'Invalid pk "999999" - object does not exist.'),
             ({"title": ["a"]}, "title", "Not a valid string."),
+            ({"title": "   "}, "title", "This field may not be blank."),
+            ({"title": "\x1e\u3000"}, "title", "This field may not be blank."),
+            ({"title": 5}, "title", "Not a valid string."),
+            ({"title": "a", "description": 5}, "description", "Not a valid string."),
+            ({"title": "a\x00"}, "title", "Null characters are not allowed."),
         ],
     )
     def test_it_rejects_bad_input_with_a_field_message(self, api, payload, field, message):
@@ -102,6 +113,18 @@ class TestTasks:
         assert response.status_code == 400
         assert any(message in text for text in response.json()[field]), response.json()
         assert Task.objects.count() == 0
+
+    @pytest.mark.parametrize("body", ['{"title": "\\ud800"}', '{"title": "a", "status": "\\ud800"}', '{"\\ud800": 1}'])
+    def test_it_refuses_a_lone_surrogate_that_no_database_can_store(self, api, body):
+        response = api.post("/api/tasks/", body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json() == {"detail": "JSON parse error - a lone surrogate (such as \\ud800) is not text."}
+        assert not Task.objects.exists()
+
+    def test_it_takes_json_bodies_only(self, api):
+        response = api.post("/api/tasks/", {"title": "a"}, format="multipart")
+        assert response.status_code == 415
+        assert "Unsupported media type" in response.json()["detail"]
 
     def test_it_rejects_invalid_json(self, api):
         response = api.post("/api/tasks/", "{not json", content_type="application/json")
@@ -215,7 +238,10 @@ class TestTasks:
             ("mine=yes", "mine", "Select a valid choice. yes is not one of the available choices."),
             ("due_before=soon", "due_before", "Enter a valid date."),
             ("due_after=2020-13-01", "due_after", "Enter a valid date."),
-            ("owner=abc", "owner", "Select a valid choice."),
+            ("owner=abc", "owner", "Enter a whole number."),
+            ("owner=99999999999999999999", "owner", "Ensure this value is less than or equal to 9223372036854775807."),
+            ("due_before=", "due_before", "Give a value, or leave the parameter out."),
+            ("status=", "status", "Give a value, or leave the parameter out."),
         ],
     )
     def test_it_answers_a_bad_filter_with_a_400_and_a_message(self, api, alice, query, field, message):
@@ -223,6 +249,12 @@ class TestTasks:
         response = api.get(f"/api/tasks/?{query}")
         assert response.status_code == 400
         assert message in response.json()[field][0]
+
+    def test_it_filters_by_owner_id_and_an_unknown_id_matches_nothing(self, api, alice):
+        mine = make_task(alice)
+        make_task(make_user(), created_by=alice)
+        assert _ids(api.get(f"/api/tasks/?owner={alice.pk}")) == [mine.pk]
+        assert _ids(api.get("/api/tasks/?owner=999999")) == []
 
     def test_it_answers_a_page_past_the_end_with_a_404(self, api, alice):
         make_task(alice)
@@ -236,8 +268,21 @@ class TestTasks:
         assert (body["count"], len(body["results"])) == (201, 2)
         assert "page=2" in body["next"]
         assert len(api.get("/api/tasks/").json()["results"]) == 50
-        assert len(api.get("/api/tasks/?page_size=1000").json()["results"]) == 200
-        assert len(api.get("/api/tasks/?page_size=abc").json()["results"]) == 50
+        assert len(api.get("/api/tasks/?page_size=200").json()["results"]) == 200
+
+    @pytest.mark.parametrize(
+        ("page_size", "message"),
+        [
+            ("true", "Enter a whole number."),
+            ("abc", "Enter a whole number."),
+            ("0", "Ensure this value is greater than or equal to 1."),
+            ("201", "Ensure this value is less than or equal to 200."),
+        ],
+    )
+    def test_it_answers_a_bad_page_size_with_a_400(self, api, page_size, message):
+        response = api.get(f"/api/tasks/?page_size={page_size}")
+        assert response.status_code == 400
+        assert response.json() == {"page_size": [message]}
 
 
 class TestNotifications:
@@ -279,6 +324,60 @@ class TestSchema:
         response = api.get("/api/schema/")
         assert response.status_code == 200
         assert b"/api/tasks/" in response.content
+
+    @pytest.fixture
+    def schema(self, api) -> dict:
+        return api.get("/api/schema/?format=json").json()
+
+    def test_every_operation_documents_the_errors_it_can_answer(self, schema):
+        def codes(path: str, method: str) -> set[str]:
+            return set(schema["paths"][path][method]["responses"])
+
+        for path, operations in schema["paths"].items():
+            for method in operations:
+                assert {"401", "429"} <= codes(path, method)
+        assert codes("/api/tasks/", "get") == {"200", "400", "401", "404", "429"}
+        assert codes("/api/tasks/{id}/", "put") == {"200", "400", "401", "403", "404", "415", "429"}
+        assert codes("/api/tasks/{id}/email/", "post") == {"202", "400", "401", "403", "404", "429"}
+        assert codes("/api/broadcasts/", "post") == {"202", "400", "401", "403", "415", "429"}
+        assert codes("/api/jobs/{job_id}/cancel/", "post") == {"200", "401", "403", "404", "409", "429"}
+
+    def test_downloads_are_documented_in_their_media_types(self, schema):
+        def media_types(path: str) -> set[str]:
+            return set(schema["paths"][path]["get"]["responses"]["200"]["content"])
+
+        xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        assert media_types("/api/reports/{id}/download/") == {"text/csv", xlsx, "application/pdf"}
+        assert media_types("/api/exports/{id}/download/") == {"application/zip"}
+
+    def test_fields_and_parameters_are_constrained_as_the_api_checks_them(self, schema):
+        components = schema["components"]["schemas"]
+        title = components["TaskRequest"]["properties"]["title"]
+        assert (title["minLength"], title["maxLength"]) == (1, 200)
+        # The pattern needs a character that Python's str.strip() keeps (DRF trims the title).
+        for text in ["a", " a ", "\ufeff"]:
+            assert re.search(title["pattern"], text)
+        for text in ["", " ", "\x1e\t\u3000"]:
+            assert not re.search(title["pattern"], text)
+        assert components["ReportRequestRequest"]["properties"]["status"]["oneOf"][0] == {
+            "$ref": "#/components/schemas/TaskStatusEnum"
+        }
+        assert components["User"]["properties"]["email"]["nullable"] is True
+        assert components["ImportUploadRequest"]["properties"]["file"] == {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,
+        }
+        parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/notifications/"]["get"]["parameters"]}
+        assert parameters["unread"] == {"type": "boolean"}
+        assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200}
+        assert list(schema["paths"]["/api/tasks/"]["post"]["requestBody"]["content"]) == ["application/json"]
+
+    @pytest.mark.parametrize("url", ["/api/tasks/0.5/complete/", "/api/reports/abc/", "/api/no-such-thing/"])
+    def test_urls_no_route_takes_are_a_json_404(self, url):
+        response = APIClient(enforce_csrf_checks=True).post(url)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
 
     @pytest.mark.parametrize(("url", "marker"), [("/api/docs/", "swagger-ui"), ("/api/redoc/", "redoc")])
     def test_the_docs_are_served_offline(self, api, url, marker):

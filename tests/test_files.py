@@ -125,6 +125,24 @@ class TestReports:
         assert api.get(f"/api/jobs/{body['job_id']}/").json()["state"] == "succeeded"
 
     @pytest.mark.parametrize(
+        ("format", "media_type"),
+        [
+            ("csv", "text/csv"),
+            ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("pdf", "application/pdf"),
+        ],
+    )
+    def test_a_report_downloads_in_the_media_type_the_schema_documents(
+        self, api, alice, format, media_type, django_capture_on_commit_callbacks
+    ):
+        make_task(alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            started = api.post("/api/reports/", {"format": format}, format="json").json()
+        assert api.get(f"/api/reports/{started['id']}/download/")["Content-Type"] == media_type
+        documented = api.get("/api/schema/?format=json").json()["paths"]["/api/reports/{id}/download/"]
+        assert media_type in documented["get"]["responses"]["200"]["content"]
+
+    @pytest.mark.parametrize(
         ("payload", "field"),
         [({"format": "docx"}, "format"), ({}, "format"), ({"format": "csv", "date_from": "soon"}, "date_from")],
     )
@@ -138,7 +156,8 @@ class TestReports:
             "/api/reports/", {"format": "csv", "date_from": "2026-02-01", "date_to": "2026-01-01"}, format="json"
         )
         assert response.json() == {"date_to": ["The end date is before the start date."]}
-        assert "status" in api.post("/api/reports/", {"format": "csv", "status": "x"}, format="json").json()
+        response = api.post("/api/reports/", {"format": "csv", "status": "x"}, format="json")
+        assert response.json() == {"status": ['"x" is not a valid choice.']}
 
     def test_other_peoples_reports_are_404_and_unfinished_ones_409(self, api, alice):
         theirs = reports.report_request(owner=make_user(), format="csv")

@@ -1,7 +1,7 @@
 """Reports, CSV imports and workspace exports: start with a POST (202), follow, then download."""
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiRequest, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from tasks_app import permissions, workflows
 from tasks_app.api.errors import service_errors_as_400
+from tasks_app.api.schema import XLSX, conflict, file_download
 from tasks_app.api.serializers import (
     ImportUploadSerializer,
     ReportRequestSerializer,
@@ -62,13 +63,13 @@ def report_detail(request: Request, pk: int) -> Response:
     return Response(ReportSerializer(visible_or_404(Report, request.user, pk)).data)
 
 
-@extend_schema(responses={(200, "application/octet-stream"): bytes})
+@extend_schema(responses=file_download("text/csv", XLSX, "application/pdf"))
 @api_view(["GET"])
 def report_download(request: Request, pk: int):
     return download(visible_or_404(Report, request.user, pk), "report")
 
 
-@extend_schema(request=None, responses={200: ReportSerializer, 409: None})
+@extend_schema(request=None, responses={200: ReportSerializer, 409: conflict("The report has already finished.")})
 @api_view(["POST"])
 def report_cancel(request: Request, pk: int) -> Response:
     """Cancel a waiting or running report."""
@@ -80,7 +81,12 @@ def report_cancel(request: Request, pk: int) -> Response:
     return Response(ReportSerializer(report).data)
 
 
-@extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={202: StartedSerializer})
+@extend_schema(
+    request={
+        "multipart/form-data": OpenApiRequest(ImportUploadSerializer, encoding={"file": {"contentType": "text/csv"}})
+    },
+    responses={202: StartedSerializer},
+)
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser])
 def import_create(request: Request) -> Response:
@@ -111,7 +117,7 @@ def export_detail(request: Request, pk: int) -> Response:
     return Response(WorkspaceExportSerializer(visible_or_404(WorkspaceExport, request.user, pk)).data)
 
 
-@extend_schema(responses={(200, "application/zip"): bytes})
+@extend_schema(responses=file_download("application/zip"))
 @api_view(["GET"])
 def export_download(request: Request, pk: int):
     return download(visible_or_404(WorkspaceExport, request.user, pk), "export")

@@ -1,4 +1,5 @@
 import django_filters
+from django import forms
 from django.db.models import Case, IntegerField, Q, When
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -8,31 +9,59 @@ from rest_framework.filters import OrderingFilter
 from tasks_app.models import Notification, Task
 
 
-def strict_boolean(**kwargs) -> django_filters.Filter:
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
     """A true/false filter that rejects anything else with a 400 (django-filter's ignores it)."""
-    return django_filters.TypedChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", **kwargs
-    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", **kwargs)
 
 
-class TaskFilter(django_filters.FilterSet):
+BIGGEST_ID = 2**63 - 1  # SQLite's largest integer: past it a query cannot even be sent
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGGEST_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A row's id: a whole number from 1 to BIGGEST_ID, or a 400."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_value=1, max_value=BIGGEST_ID, **kwargs)
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given without a value (`?due_before=`) is a 400, not ignored as an empty form field is."""
+
+    def get_form_class(self):
+        class StrictForm(super().get_form_class()):
+            def clean(self) -> dict:
+                for name in self.fields:
+                    if self.data.get(name) == "":
+                        self.add_error(name, "Give a value, or leave the parameter out.")
+                return super().clean()
+
+        return StrictForm
+
+
+class TaskFilter(StrictFilterSet):
     """?status=todo&priority=high&overdue=true&mine=true&due_before=2026-01-31&due_after=..."""
 
-    overdue = strict_boolean(method="filter_overdue")
-    mine = strict_boolean(method="filter_mine")
+    overdue = StrictBooleanFilter(method="filter_overdue")
+    mine = StrictBooleanFilter(method="filter_mine")
+    # An id, not a pick from the user list: an unknown one matches no task (and lists no one).
+    owner = IdFilter(field_name="owner_id")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
 
     class Meta:
         model = Task
-        fields = ["status", "priority", "owner"]
+        fields = ["status", "priority"]
 
-    @extend_schema_field(OpenApiTypes.BOOL)
     def filter_overdue(self, queryset, name, value):
         overdue = Q(due_date__lt=timezone.localdate()) & ~Q(status=Task.Status.DONE)
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
-    @extend_schema_field(OpenApiTypes.BOOL)
     def filter_mine(self, queryset, name, value):
         return queryset.filter(owner=self.request.user) if value else queryset
 
@@ -55,8 +84,8 @@ class TaskOrderingFilter(OrderingFilter):
         return [by_rank.get(term, term) for term in ordering] + ["-id"]
 
 
-class NotificationFilter(django_filters.FilterSet):
-    unread = strict_boolean(field_name="read_at", lookup_expr="isnull")
+class NotificationFilter(StrictFilterSet):
+    unread = StrictBooleanFilter(field_name="read_at", lookup_expr="isnull")
 
     class Meta:
         model = Notification

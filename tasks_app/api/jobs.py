@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks_app import permissions, queue
+from tasks_app.api.schema import conflict
 from tasks_app.api.serializers import JobRunSerializer
 from tasks_app.models import JobRun
 
@@ -34,7 +35,7 @@ def job_detail(request: Request, job_id: str) -> Response:
     return Response(JobRunSerializer(visible_job(request, job_id)).data)
 
 
-@extend_schema(request=None, responses={200: JobRunSerializer, 409: None})
+@extend_schema(request=None, responses={200: JobRunSerializer, 409: conflict("The job already runs or has finished.")})
 @api_view(["POST"])
 def job_cancel(request: Request, job_id: str) -> Response:
     """Revoke a pending or scheduled job; 409 when it already runs or has finished; 403 for someone else's

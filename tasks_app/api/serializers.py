@@ -1,13 +1,34 @@
 """The API's serializers: tasks, notifications, users, broadcasts, reports, imports, exports, jobs."""
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
 
+# Some character that str.strip() keeps (DRF trims text), for the schema's `pattern`: spelled out, since
+# `\s` differs between Python and the ECMA regexes of JSON Schema (\x1c-\x1f, \x85, \ufeff).
+NOT_BLANK = RegexValidator(
+    r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]",
+    "Enter more than whitespace.",
+)
+
+
+class StrictCharField(serializers.CharField):
+    """Text only, as the schema says: DRF's CharField also takes a number (`"title": 5` becomes "5")."""
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 class TaskSerializer(serializers.ModelSerializer):
+    # The schema says what the field checks: 1 to 200 characters, not whitespace alone (`pattern`).
+    title = StrictCharField(min_length=1, max_length=200, validators=[NOT_BLANK])
+    description = StrictCharField(required=False, allow_blank=True)
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
@@ -49,7 +70,15 @@ class UserTaskStatsSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OptionalEmailField(serializers.EmailField):
+    """An address, or null for none: Django stores "" there, which `format: email` cannot hold."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
 class UserSerializer(serializers.ModelSerializer):
+    email = OptionalEmailField(allow_null=True, read_only=True, help_text="Your address; null when you have none.")
     task_stats = UserTaskStatsSerializer(read_only=True, help_text="Your task counts, recounted at each task write.")
 
     class Meta:
@@ -59,7 +88,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class BroadcastSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
+    message = StrictCharField(max_length=500, validators=[NOT_BLANK], help_text="The announcement.")
 
 
 def job_progress(job_id: str) -> dict:
@@ -78,7 +107,9 @@ class StartedSerializer(serializers.Serializer):
 
 class ReportRequestSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=Report.Format.choices)
-    status = serializers.CharField(required=False, allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=Task.Status.choices, required=False, allow_blank=True, help_text="Only tasks in this status."
+    )
     date_from = serializers.DateField(required=False, allow_null=True)
     date_to = serializers.DateField(required=False, allow_null=True)
 
@@ -104,8 +135,13 @@ class ReportSerializer(serializers.ModelSerializer):
         return reverse("api-report-download", args=[report.pk])
 
 
+@extend_schema_field({"type": "string", "format": "binary", "minLength": 1})
+class UploadField(serializers.FileField):
+    """A file of at least one byte: an empty one is refused (the schema's `minLength`)."""
+
+
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = UploadField()
 
 
 class TaskImportSerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -30,4 +30,6 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("", include(router.urls)),
+    # Past the routes (a path like /api/tasks/abc/ that no route takes): the API's JSON 404.
+    re_path(r"[\s\S]*/$", views.not_found),
 ]

@@ -1,10 +1,12 @@
 """The JSON API for tasks, notifications and the current user. Writes go through services."""
 
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +15,8 @@ from tasks_app import permissions, workflows
 from tasks_app.api.errors import service_errors_as_400
 from tasks_app.api.filters import NotificationFilter, TaskFilter, TaskOrderingFilter
 from tasks_app.api.jobs import accepted
+from tasks_app.api.pagination import Pagination
+from tasks_app.api.schema import BAD_INPUT
 from tasks_app.api.serializers import (
     BroadcastSerializer,
     JobAccepted,
@@ -23,11 +27,6 @@ from tasks_app.api.serializers import (
 from tasks_app.models import Notification, Task
 from tasks_app.services import notifications, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted
-
-
-class Pagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
 
 class TaskViewSet(viewsets.ModelViewSet):
@@ -57,7 +56,7 @@ class TaskViewSet(viewsets.ModelViewSet):
         own_or_permitted(self.request.user, instance, permissions.DELETE_OTHERS_TASKS)
         tasks.task_delete(instance)
 
-    @extend_schema(request=None, responses=TaskSerializer)
+    @extend_schema(request=None, responses={200: TaskSerializer, 400: BAD_INPUT})
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk=None) -> Response:
         task = self.get_object()
@@ -65,7 +64,7 @@ class TaskViewSet(viewsets.ModelViewSet):
             workflows.task_complete(task, by=request.user)
         return Response(self.get_serializer(task).data)
 
-    @extend_schema(request=None, responses={202: JobAccepted})
+    @extend_schema(request=None, responses={202: JobAccepted, 400: BAD_INPUT})
     @action(detail=True, methods=["post"])
     def email(self, request: Request, pk=None) -> Response:
         """Email this task to yourself; the email is sent by a background job."""
@@ -100,6 +99,13 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
         return Response({"marked": notifications.mark_read(request.user)}, status=status.HTTP_200_OK)
+
+
+@csrf_exempt  # as the API's own views: no CSRF page, no redirect to the login page
+@login_not_required
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Any other URL under /api/: a JSON 404 like the API's own, not the site's HTML page."""
+    return JsonResponse({"detail": "Not found."}, status=404)
 
 
 @extend_schema(responses=UserSerializer)
