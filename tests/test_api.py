@@ -284,6 +284,12 @@ class TestTasks:
         assert response.status_code == 400
         assert response.json() == {"page_size": [message]}
 
+    @pytest.mark.parametrize(("page", "message"), [("", "This field is required."), ("abc", "Enter a whole number.")])
+    def test_it_answers_a_bad_page_with_a_400(self, api, page, message):
+        response = api.get(f"/api/notifications/?page={page}")
+        assert response.status_code == 400
+        assert response.json() == {"page": [message]}
+
 
 class TestNotifications:
     def test_it_lists_only_my_notifications_and_filters_unread(self, api, alice):
