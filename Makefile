@@ -29,10 +29,11 @@ dev: install
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(WEB_BIND)
 
-# The suite on SQLite, then again (browser tests aside) on a throw-away PostgreSQL server.
+# The suite on SQLite, then again on a throw-away PostgreSQL server: every unit test and the
+# integration tests marked `postgres` (tests/conftest.py).
 test: install-dev system-deps lint check
 	$(PY) -m pytest
-	$(PY) -m tests.postgres_server -- $(PY) -m pytest -m "not browser" -p no:cacheprovider
+	$(PY) -m tests.postgres_server -- $(PY) -m pytest -p no:cacheprovider
 
 # Schemathesis on every API operation with far more examples than in `make test`, a new seed each run.
 FUZZ_EXAMPLES ?= 300

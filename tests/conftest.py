@@ -7,7 +7,7 @@ import os
 import pytest
 from django.conf import settings as django_settings
 
-from tests.backends import BACKENDS, QueueBackend
+from tests.backends import BACKENDS, POSTGRES_URL, QueueBackend
 from tests.live_stack import LiveStack
 
 # The settings read the environment, so it is set before they load; loading them here lets
@@ -16,6 +16,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_config.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("HUEY_IMMEDIATE", "1")
 assert django_settings.HUEY["immediate"], "unit tests need Huey's immediate mode"
+
+
+def pytest_collection_modifyitems(items):
+    """The PostgreSQL pass runs every unit test, and of the slower integration tier the tests
+    marked `postgres`: those where the engine under the queue and the app changes what happens."""
+    if not POSTGRES_URL:
+        return
+    skip = pytest.mark.skip(reason="integration test of the SQLite pass (mark it `postgres` to run it on both)")
+    for item in items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("postgres"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

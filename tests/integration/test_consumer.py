@@ -4,7 +4,7 @@ import pytest
 
 from tests.live_stack import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def _notifications(stack, token) -> list[str]:

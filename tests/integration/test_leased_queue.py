@@ -9,7 +9,7 @@ import pytest
 from tests.integration.test_files import make_tasks
 from tests.live_stack import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 EVENTS = """
 import json

@@ -13,7 +13,7 @@ import pytest
 from tests.backends import postgres_only
 from tests.live_stack import free_port, wait_for
 
-pytestmark = [pytest.mark.integration, postgres_only]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, postgres_only]
 
 NAPS = 40
 

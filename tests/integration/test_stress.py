@@ -7,7 +7,7 @@ import pytest
 
 from bench import stress
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 @pytest.fixture
