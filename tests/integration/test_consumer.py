@@ -4,7 +4,7 @@ import pytest
 
 from tests.live_stack import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = pytest.mark.integration
 
 
 def _notifications(stack, token) -> list[str]:
@@ -13,6 +13,7 @@ def _notifications(stack, token) -> list[str]:
     return [item["message"] for item in body["results"]]
 
 
+@pytest.mark.postgres  # also in the PostgreSQL pass
 def test_it_notifies_the_owner_of_a_new_task_through_the_consumer(live_stack):
     token = live_stack.create_user("alice")
     status, body = live_stack.api("POST", "/api/tasks/", token, {"title": "Ship the release"})

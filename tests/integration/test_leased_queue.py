@@ -9,7 +9,7 @@ import pytest
 from tests.integration.test_files import make_tasks
 from tests.live_stack import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = pytest.mark.integration
 
 EVENTS = """
 import json
@@ -38,6 +38,7 @@ def start_slow_report(stack, token: str) -> str:
     return job_id
 
 
+@pytest.mark.postgres  # also in the PostgreSQL pass
 def test_a_job_whose_consumer_is_killed_runs_again_after_restart(start_live_stack):
     stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.25")
     token = stack.create_user("alice", staff=True)
@@ -59,6 +60,7 @@ def test_a_job_whose_consumer_is_killed_runs_again_after_restart(start_live_stac
     assert reports[0]["status"] == "succeeded"  # the row the dead run had claimed was built
 
 
+@pytest.mark.postgres  # also in the PostgreSQL pass
 def test_a_job_that_kills_its_consumer_every_time_fails_after_max_deliveries(start_live_stack):
     stack = start_live_stack(HUEY_MAX_DELIVERIES="2")
     token = stack.create_user("boss", staff=True)
@@ -145,6 +147,7 @@ def test_an_interrupted_stop_puts_the_running_job_back_in_the_queue(start_live_s
     assert job(stack, token, job_id)["deliveries"] == 1  # a stop on purpose is not counted against the job
 
 
+@pytest.mark.postgres  # also in the PostgreSQL pass
 def test_an_idle_consumer_picks_a_job_up_at_once(live_stack):
     token = live_stack.create_user("erin")
     status, created = live_stack.api("POST", "/api/tasks/", token, {"title": "Mail me"})
