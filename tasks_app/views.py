@@ -94,7 +94,10 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"On its way to {email.to}.")
+        if email is None:
+            messages.info(request, "Already on its way: you asked for this task less than a minute ago.")
+        else:
+            messages.success(request, f"On its way to {email.to}.")
     return redirect("tasks:task-edit", pk=task.pk)
 
 

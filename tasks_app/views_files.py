@@ -24,7 +24,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            workflows.report_start(
+            report, created = workflows.report_start(
                 owner=request.user,
                 format=data["format"],
                 task_status=data["status"],
@@ -34,7 +34,10 @@ def report_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, "Your report is being built; this page follows its progress.")
+            if created:
+                messages.success(request, "Your report is being built; this page follows its progress.")
+            else:
+                messages.info(request, f"Already building: report #{report.pk} has the same choices.")
             return redirect("files:report-list")
     rows = list(Report.objects.filter(owner=request.user)[:50])
     runs = JobRun.objects.in_bulk([r.job_id for r in rows if r.job_id])
@@ -61,10 +64,14 @@ def import_list(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         try:
-            task_import = workflows.import_start(owner=request.user, uploaded=form.cleaned_data["file"])
+            task_import, created = workflows.import_start(owner=request.user, uploaded=form.cleaned_data["file"])
         except ValidationError as error:
             add_service_errors(form, error)
         else:
+            if not created:
+                messages.info(
+                    request, f"You already uploaded this file: import #{task_import.pk}, {task_import.status}."
+                )
             return redirect("files:import-detail", pk=task_import.pk)
     imports_ = TaskImport.objects.filter(owner=request.user)[:50]
     return render(request, "tasks_app/files/import_list.html", {"form": form, "imports": imports_})

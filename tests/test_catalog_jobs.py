@@ -132,11 +132,12 @@ class TestDigest:
         assert JobRun.objects.get(pk=digest.id).state == JobRun.State.EXPIRED
         assert not Email.objects.exists()
 
-    def test_a_digest_picked_up_in_time_is_sent_as_bulk_mail(self, settings):
+    def test_a_digest_picked_up_in_time_is_sent_as_bulk_mail(self, settings, django_capture_on_commit_callbacks):
         settings.TIME_ZONE = "Europe/Berlin"
         make_task(make_user("busy"))
         digest = self._scheduled_digest()
-        HUEY.execute(digest, timestamp=self.EIGHT_IN_BERLIN + datetime.timedelta(hours=3, minutes=59))
+        with django_capture_on_commit_callbacks(execute=True):
+            HUEY.execute(digest, timestamp=self.EIGHT_IN_BERLIN + datetime.timedelta(hours=3, minutes=59))
         assert JobRun.objects.get(pk=digest.id).state == JobRun.State.SUCCEEDED
         assert [m.to for m in mail.outbox] == [["busy@example.com"]]
         assert list(JobRun.objects.filter(name=EMAIL_SEND).values_list("priority", flat=True)) == [jobs.PRIORITY_BULK]

@@ -111,27 +111,31 @@ def test_the_job_detail_shows_arguments_timings_and_traceback(staff_client):
     assert staff_client.get("/ops/jobs/no-such-job/").status_code == 404
 
 
-def schedule_rows(body: str) -> dict[str, tuple[str, str]]:
-    """The dashboard's schedule table: job -> (when, next run)."""
+def schedule_rows(body: str) -> dict[str, tuple[str, str, str]]:
+    """The dashboard's schedule table: job -> (when, if missed, next run)."""
     section = body[body.index("<h2>Schedule</h2>") :]
     table = section[: section.index("</table>")]
-    rows = re.findall(r"<tr>\s*<td>(\w+)</td>\s*<td>([^<]*)</td>\s*<td>([^<(]*)", table)
-    return {job: (when, next_run.strip()) for job, when, next_run in rows}
+    rows = re.findall(r"<tr>\s*<td><a [^>]*>(\w+)</a></td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<(]*)", table)
+    return {job: (when, missed, next_run.strip()) for job, when, missed, next_run in rows}
 
 
-def test_the_dashboard_shows_each_schedule_in_full_with_its_next_run(staff_client, settings):
+def test_the_dashboard_shows_each_schedule_in_full_with_its_missed_run_policy_and_next_run(staff_client, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     with time_machine.travel(NINE_OH_THREE, tick=False):
         rows = schedule_rows(staff_client.get("/ops/").content.decode())
     assert rows == {
-        "db_backup": ("every 6 hours at :30", "2026-01-01 13:30 CET"),  # 12:30 UTC
-        "digest_send": ("daily at 08:00 Europe/Berlin", "2026-01-02 08:00 CET"),
-        "done_tasks_cleanup": ("weekly on Sunday at 02:00 Europe/Berlin", "2026-01-04 02:00 CET"),
-        "job_history_prune": ("daily at 04:15 Europe/Berlin", "2026-01-02 04:15 CET"),
-        "overdue_check": ("every 10 minutes", "2026-01-01 10:10 CET"),
-        "report_cleanup": ("daily at 03:00 Europe/Berlin", "2026-01-02 03:00 CET"),
-        "import_export_cleanup": ("daily at 03:10 Europe/Berlin", "2026-01-02 03:10 CET"),
-        "stats_snapshot": ("hourly at :00", "2026-01-01 11:00 CET"),
+        "db_backup": ("every 6 hours at :30", "run once if within 6 h", "2026-01-01 13:30 CET"),  # 12:30 UTC
+        "digest_send": ("daily at 08:00 Europe/Berlin", "run once if within 4 h", "2026-01-02 08:00 CET"),
+        "done_tasks_cleanup": (
+            "weekly on Sunday at 02:00 Europe/Berlin",
+            "run once if within 6 days",
+            "2026-01-04 02:00 CET",
+        ),
+        "job_history_prune": ("daily at 04:15 Europe/Berlin", "run once if within 20 h", "2026-01-02 04:15 CET"),
+        "overdue_check": ("every 10 minutes", "skip", "2026-01-01 10:10 CET"),
+        "report_cleanup": ("daily at 03:00 Europe/Berlin", "run once if within 20 h", "2026-01-02 03:00 CET"),
+        "import_export_cleanup": ("daily at 03:10 Europe/Berlin", "run once if within 20 h", "2026-01-02 03:10 CET"),
+        "stats_snapshot": ("hourly at :00", "skip", "2026-01-01 11:00 CET"),
     }
 
 

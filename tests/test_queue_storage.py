@@ -14,7 +14,6 @@ from huey.exceptions import TaskException
 
 from tasks_app.queue import wakeup
 from tasks_app.queue.leased import SIGNAL_GAVE_UP, SIGNAL_ORPHANED, SIGNAL_REDELIVERED, LeasedHuey
-from tasks_app.queue.storage import TICKS_KEPT
 from tests.backends import DATABASE_ERRORS
 
 A, B = "consumer-a", "consumer-b"
@@ -346,19 +345,6 @@ class TestConcurrentConsumers:
         for other in storages:
             other.close()
 
-    def test_a_periodic_tick_goes_to_the_first_scheduler_only(self, storage, queue_backend):
-        other = queue_backend.storage()
-        assert storage.claim_tick("digest", 60.0)
-        assert not other.claim_tick("digest", 60.0)
-        assert other.claim_tick("digest", 120.0)  # the next minute
-        assert other.claim_tick("backup", 60.0)  # another job
-        other.close()
-
-    def test_ticks_older_than_a_day_are_forgotten(self, storage):
-        storage.claim_tick("digest", 60.0)
-        storage.claim_tick("digest", 60.0 + TICKS_KEPT + 60)
-        assert rows_in(storage, "tick") == 1
-
 
 # -- Huey on the leased queue, consumed by hand ------------------------------------------------
 
@@ -548,6 +534,7 @@ class TestHueyOnTheLeasedQueue:
 # -- wake-ups ----------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db  # the periodic ledger is in the app database
 def test_several_schedulers_enqueue_a_periodic_job_once_per_minute(make_huey):
     schedulers = [make_huey(consuming=False) for _ in range(3)]
     for scheduler in schedulers:
@@ -556,7 +543,7 @@ def test_several_schedulers_enqueue_a_periodic_job_once_per_minute(make_huey):
 
     for minute in (eight, eight + datetime.timedelta(seconds=40), eight + datetime.timedelta(minutes=1)):
         due = [len(scheduler.read_periodic(minute)) for scheduler in schedulers]
-        assert sorted(due) == ([0, 0, 0] if minute.second == 50 else [0, 0, 1])
+        assert sorted(due) == ([0, 0, 0] if minute.second == 50 else [0, 0, 1])  # once per minute
 
 
 def timed_wait(huey) -> float:

@@ -25,7 +25,8 @@ class TestFiles:
         self, alice, django_capture_on_commit_callbacks
     ):
         with django_capture_on_commit_callbacks(execute=True):
-            report = workflows.report_start(owner=alice, format="csv")
+            report, created = workflows.report_start(owner=alice, format="csv")
+        assert created
         report.refresh_from_db()
         assert report.status == Report.Status.SUCCEEDED
         assert JobRun.objects.get(pk=report.job_id).name == queue.job_name(jobs.report_build)

@@ -23,8 +23,11 @@ from tasks_app.models import Report, TaskImport, WorkspaceExport
 from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
 
 
-def started(row, route: str) -> Response:
-    body = {"id": row.pk, "job_id": row.job_id, "status_url": reverse(route, args=[row.pk])}
+def started(row, route: str, created: bool = True, already: str = "") -> Response:
+    """202 with the new row and its job; 200 with the row and job already doing the same work."""
+    body = {"id": row.pk, "job_id": row.job_id, "status_url": reverse(route, args=[row.pk]), "created": created}
+    if not created:
+        return Response({**body, "detail": already}, status=status.HTTP_200_OK)
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -36,10 +39,14 @@ def download(row, what: str):
     return response
 
 
-@extend_schema(request=ReportRequestSerializer, responses={202: StartedSerializer, 200: ReportSerializer(many=True)})
+@extend_schema(methods=["GET"], responses=ReportSerializer(many=True))
+@extend_schema(
+    methods=["POST"], request=ReportRequestSerializer, responses={202: StartedSerializer, 200: StartedSerializer}
+)
 @api_view(["GET", "POST"])
 def report_list(request: Request) -> Response:
-    """GET: your reports. POST: ask for a report; it is built in the background."""
+    """GET: your reports. POST: ask for a report; it is built in the background (202). The same
+    report (same choices) asked for again while one is waiting or building: that one (200)."""
     if request.method == "GET":
         rows = Report.objects.filter(owner=request.user)[:100]
         return Response(ReportSerializer(rows, many=True).data)
@@ -47,14 +54,14 @@ def report_list(request: Request) -> Response:
     given.is_valid(raise_exception=True)
     data = given.validated_data
     with service_errors_as_400():
-        report = workflows.report_start(
+        report, created = workflows.report_start(
             owner=request.user,
             format=data["format"],
             task_status=data.get("status", ""),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )
-    return started(report, "api-report-detail")
+    return started(report, "api-report-detail", created, f"Already building: report {report.pk} has the same choices.")
 
 
 @extend_schema(responses=ReportSerializer)
@@ -85,17 +92,19 @@ def report_cancel(request: Request, pk: int) -> Response:
     request={
         "multipart/form-data": OpenApiRequest(ImportUploadSerializer, encoding={"file": {"contentType": "text/csv"}})
     },
-    responses={202: StartedSerializer},
+    responses={202: StartedSerializer, 200: StartedSerializer},
 )
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser])
 def import_create(request: Request) -> Response:
-    """Upload a CSV of tasks (header: title, description, status, priority, due_date)."""
+    """Upload a CSV of tasks (header: title, description, status, priority, due_date): 202. The same
+    file uploaded again while its import is in progress, or in the 10 minutes after: that import (200)."""
     given = ImportUploadSerializer(data=request.data)
     given.is_valid(raise_exception=True)
     with service_errors_as_400():
-        task_import = workflows.import_start(owner=request.user, uploaded=given.validated_data["file"])
-    return started(task_import, "api-import-detail")
+        task_import, created = workflows.import_start(owner=request.user, uploaded=given.validated_data["file"])
+    already = f"Already imported: import {task_import.pk} has the same file ({task_import.status})."
+    return started(task_import, "api-import-detail", created, already)
 
 
 @extend_schema(responses=TaskImportSerializer)

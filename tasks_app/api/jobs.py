@@ -21,6 +21,12 @@ def accepted(job_id: str, **extra) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+def already_started(job_id: str, detail: str, **extra) -> Response:
+    """200 OK, no new job: the same work is in progress (or was just done) as this job."""
+    body = {**extra, "job_id": job_id, "status_url": reverse("api-job-detail", args=[job_id])}
+    return Response({**body, "created": False, "detail": detail}, status=status.HTTP_200_OK)
+
+
 def visible_job(request: Request, job_id: str) -> JobRun:
     """The job if the requester started it or holds `view_all_jobs`; 404 otherwise (others' jobs are never shown)."""
     runs = JobRun.objects.all()

@@ -103,6 +103,10 @@ class StartedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     job_id = serializers.CharField()
     status_url = serializers.CharField()
+    created = serializers.BooleanField(
+        help_text="False (with 200) when the same work was already in progress: its ids."
+    )
+    detail = serializers.CharField(required=False, help_text="Why no new job was started.")
 
 
 class ReportRequestSerializer(serializers.Serializer):
@@ -204,3 +208,10 @@ class JobRunSerializer(serializers.ModelSerializer):
 class JobAccepted(serializers.Serializer):
     job_id = serializers.CharField()
     status_url = serializers.CharField()
+
+
+class JobAlready(JobAccepted):
+    """200: the same work was asked for moments ago; its job, not a new one."""
+
+    created = serializers.BooleanField()
+    detail = serializers.CharField()

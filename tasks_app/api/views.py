@@ -14,12 +14,13 @@ from rest_framework.response import Response
 from tasks_app import permissions, workflows
 from tasks_app.api.errors import service_errors_as_400
 from tasks_app.api.filters import NotificationFilter, TaskFilter, TaskOrderingFilter
-from tasks_app.api.jobs import accepted
+from tasks_app.api.jobs import accepted, already_started
 from tasks_app.api.pagination import Pagination
 from tasks_app.api.schema import BAD_INPUT
 from tasks_app.api.serializers import (
     BroadcastSerializer,
     JobAccepted,
+    JobAlready,
     NotificationSerializer,
     TaskSerializer,
     UserSerializer,
@@ -64,14 +65,17 @@ class TaskViewSet(viewsets.ModelViewSet):
             workflows.task_complete(task, by=request.user)
         return Response(self.get_serializer(task).data)
 
-    @extend_schema(request=None, responses={202: JobAccepted, 400: BAD_INPUT})
+    @extend_schema(request=None, responses={202: JobAccepted, 200: JobAlready, 400: BAD_INPUT})
     @action(detail=True, methods=["post"])
     def email(self, request: Request, pk=None) -> Response:
-        """Email this task to yourself; the email is sent by a background job."""
+        """Email this task to yourself; the email is sent by a background job (202). Asked again
+        within a minute: no second email, the first one's job (200)."""
         try:
-            _, job_id = workflows.task_email(self.get_object(), request.user)
+            email, job_id = workflows.task_email(self.get_object(), request.user)
         except ValueError as error:
             raise ValidationError({"detail": str(error)}) from error
+        if email is None:
+            return already_started(job_id, "Already on its way: you asked for this task less than a minute ago.")
         return accepted(job_id)
 
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/retry/", views.job_retry, name="job-retry"),
     path("jobs/<str:job_id>/dismiss/", views.job_dismiss, name="job-dismiss"),
     path("jobs/<str:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("schedule/<str:name>/", views.periodic_detail, name="periodic-detail"),
 ]

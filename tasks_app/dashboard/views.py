@@ -15,14 +15,14 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tasks_app import charts, permissions, queue
-from tasks_app.models import JobRun
-from tasks_app.services import job_stats, task_trends
+from tasks_app.models import JobRun, PausedJob
+from tasks_app.services import job_stats, periodic_ledger, task_trends
 
 PAGE_SIZE = 50
 
@@ -175,3 +175,24 @@ def job_pause(request: HttpRequest) -> HttpResponse:
         queue.pause_job(name, user=request.user)
         messages.success(request, f"Paused {name}: its runs wait until resumed.")
     return redirect("dashboard:overview")
+
+
+@staff_required
+def periodic_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """One periodic job's ledger: each tick of the last 7 days and what became of it."""
+    task_class = periodic_ledger.periodic_task_class(name)
+    if task_class is None:
+        raise Http404("No periodic job of that name.")
+    now = timezone.now()
+    schedule = task_class.periodic_schedule
+    page = Paginator(periodic_ledger.ticks(name, schedule, now), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "name": name,
+        "short_name": task_class.__name__,
+        "schedule": schedule.label,
+        "missed_runs": task_class.missed_runs.label,
+        "next_run": schedule.next_run(now),
+        "paused": PausedJob.objects.filter(name=name).exists(),
+        "page": page,
+    }
+    return render(request, "tasks_app/dashboard/periodic_detail.html", context)

@@ -1,13 +1,16 @@
 """Email jobs: a request (or a periodic job) writes Email rows, `email_send` sends each one."""
 
+import datetime
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY, db_task
 
+from tasks_app import queue
 from tasks_app.jobs.backoff import retry_later
-from tasks_app.jobs.schedule import daily, periodic_job
+from tasks_app.jobs.schedule import daily, periodic_job, run_once_within
 from tasks_app.models import Task
 from tasks_app.services import emails
 
@@ -52,12 +55,19 @@ def task_completed_notify(task_id: int) -> bool:
     return True
 
 
-# A digest that could not go out by lunchtime is noise: drop it rather than send it late.
-@periodic_job(daily("08:00"), expires=4 * 3600)
+# A digest that could not go out by lunchtime is noise: a consumer back before 12:00 sends it
+# late, one back later does not, and a digest left waiting in the queue four hours expires.
+@periodic_job(daily("08:00"), missed=run_once_within(hours=4), expires=4 * 3600)
 def digest_send() -> int:
-    """Email each user with open tasks a list of them."""
+    """Email each user with open tasks a list of them: one send job per person per day, however
+    many times this runs (a late run, a run by hand)."""
     digests = emails.email_create_digests(timezone.localdate())
+    queued = 0
     for email in digests:
-        email_send(email.pk, priority=PRIORITY_BULK)
-    logger.info("digest_send queued=%d", len(digests))
-    return len(digests)
+        with transaction.atomic():
+            claimed = queue.claim_unique(f"email-send:{email.pk}", window=datetime.timedelta(days=1))
+            if claimed.created:
+                queue.enqueue_on_commit(email_send, email.pk, priority=PRIORITY_BULK, id=claimed.job_id)
+                queued += 1
+    logger.info("digest_send digests=%d queued=%d", len(digests), queued)
+    return queued

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from huey.api import group
 from huey.contrib.djhuey import db_task, lock_task
 
-from tasks_app.jobs.schedule import daily, periodic_job
+from tasks_app.jobs.schedule import daily, periodic_job, run_once_within
 from tasks_app.models import TaskImport
 from tasks_app.services import exports, imports, reports, user_stats
 
@@ -21,7 +21,7 @@ def report_build(report_id: int) -> str:
     return f"{report.status} rows={report.rows}" if report else "skipped"
 
 
-@periodic_job(daily("03:00"))
+@periodic_job(daily("03:00"), missed=run_once_within(hours=20))
 @lock_task("report-cleanup")
 def report_cleanup() -> int:
     """Delete reports older than REPORT_RETENTION_DAYS, files included."""
@@ -30,7 +30,7 @@ def report_cleanup() -> int:
     return count
 
 
-@periodic_job(daily("03:10"))
+@periodic_job(daily("03:10"), missed=run_once_within(hours=20))
 @lock_task("import-export-cleanup")
 def import_export_cleanup() -> dict:
     """Delete imports older than IMPORT_RETENTION_DAYS and exports older than EXPORT_RETENTION_DAYS, files included."""
@@ -69,9 +69,9 @@ def import_notify(import_id: int, **stats) -> bool:
     return True
 
 
-def import_pipeline(import_id: int, user_id: int):
-    """import_run, then user_stats_refresh, then import_notify: each gets the previous result."""
-    return import_run.s(import_id).then(user_stats_refresh, user_id).then(import_notify, import_id)
+def import_pipeline(import_id: int, user_id: int, job_id: str | None = None):
+    """import_run (as job `job_id`), then user_stats_refresh, then import_notify: each gets the previous result."""
+    return import_run.s(import_id, id=job_id).then(user_stats_refresh, user_id).then(import_notify, import_id)
 
 
 @db_task()

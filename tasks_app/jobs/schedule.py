@@ -5,6 +5,10 @@ time. A local schedule (`daily`, `weekly`) is read in settings.TIME_ZONE, daylig
 included: when the clocks go back, a repeated local time fires only the first time; when they go
 forward, a local time that does not exist that night does not fire. The others (`every_minutes`,
 `hourly`, `every_hours`) follow UTC, the same everywhere.
+
+A run whose time passes while no consumer runs is missed; what then is the job's `MissedRuns`
+policy, declared with it: skipped (the default), or run once late within a catch-up window.
+`tasks_app.queue.periodic` applies it and keeps the ledger of every tick.
 """
 
 from __future__ import annotations
@@ -46,6 +50,23 @@ class Schedule:
     def _matches(self, moment: datetime.datetime) -> bool:
         on_day = self.weekday is None or moment.weekday() == self.weekday
         return on_day and moment.hour in self.hours and moment.minute in self.minutes
+
+    def ticks(self, after: datetime.datetime, until: datetime.datetime) -> list[datetime.datetime]:
+        """The job's run times later than `after` and no later than `until` (aware), in UTC."""
+        found = []
+        tick = self.next_run(after)
+        while tick <= until:
+            found.append(tick)
+            tick = self.next_run(tick)
+        return found
+
+    def previous_run(self, before: datetime.datetime) -> datetime.datetime:
+        """The last run time no later than `before` (aware), in UTC."""
+        for days in (1, 15):
+            ticks = self.ticks(before - datetime.timedelta(days=days), before)
+            if ticks:
+                return ticks[-1]
+        raise ValueError(f"{self.label} never runs")
 
     def next_run(self, after: datetime.datetime) -> datetime.datetime:
         """The first minute after `after` (aware) at which the job runs, in UTC.
@@ -100,6 +121,30 @@ def weekly(day: str, time: str) -> Schedule:
     return Schedule(words, minutes=(minute,), hours=(hour,), weekday=WEEKDAYS.index(day), local=True)
 
 
-def periodic_job(schedule: Schedule, **options):
-    """Huey's `db_periodic_task` on a Schedule, which stays on the task class as `periodic_schedule`."""
-    return db_periodic_task(schedule, periodic_schedule=schedule, **options)
+@dataclass(frozen=True)
+class MissedRuns:
+    """What becomes of a run missed while no consumer ran: skipped, or run once within `catch_up`."""
+
+    catch_up: datetime.timedelta | None = None
+
+    @property
+    def label(self) -> str:
+        if self.catch_up is None:
+            return "skip"
+        hours = self.catch_up / datetime.timedelta(hours=1)
+        return f"run once if within {hours:g} h" if hours < 48 else f"run once if within {hours / 24:g} days"
+
+
+SKIP = MissedRuns()
+
+
+def run_once_within(**window) -> MissedRuns:
+    """Run a missed job once, late, if a consumer is back within this window of its time
+    (`hours=4`: back before 12:00 for an 08:00 job); several missed runs make one late run."""
+    return MissedRuns(catch_up=datetime.timedelta(**window))
+
+
+def periodic_job(schedule: Schedule, *, missed: MissedRuns = SKIP, **options):
+    """Huey's `db_periodic_task` on a Schedule; the schedule and the missed-run policy stay on the
+    task class as `periodic_schedule` and `missed_runs`."""
+    return db_periodic_task(schedule, periodic_schedule=schedule, missed_runs=missed, **options)

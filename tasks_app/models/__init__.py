@@ -1,7 +1,7 @@
 """Models, one module per topic; import them from here."""
 
 from tasks_app.models.files import Report, TaskImport, UserTaskStats, WorkspaceExport
-from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
+from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob, PeriodicTick, UniqueJob
 from tasks_app.models.stats import TaskStatsSnapshot
 from tasks_app.models.tasks import Email, Notification, Task
 
@@ -16,6 +16,8 @@ __all__ = [
     "JobRun",
     "Notification",
     "PausedJob",
+    "PeriodicTick",
     "Task",
     "TaskStatsSnapshot",
+    "UniqueJob",
 ]

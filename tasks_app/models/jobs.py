@@ -124,3 +124,45 @@ class PausedJob(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PeriodicTick(models.Model):
+    """The ledger of periodic jobs: each time one was due, and what became of it.
+
+    The scheduler that first records a tick is the one that runs it (the unique pair of name and
+    time), so with several consumers each tick runs once; ticks missed while no consumer ran are
+    recorded by the first consumer back, with its missed-run policy applied once.
+    """
+
+    class Outcome(models.TextChoices):
+        RAN = "ran", "Ran"
+        CAUGHT_UP = "caught_up", "Missed, run late"
+        MISSED = "missed", "Missed"
+        PAUSED = "paused", "Skipped: paused"
+
+    name = models.CharField(max_length=200)  # the job's registered name, as JobRun.name
+    due_at = models.DateTimeField()
+    outcome = models.CharField(max_length=20, choices=Outcome)
+    job_id = models.CharField(max_length=64, blank=True)  # the job it ran as (JobRun.id); pruned separately
+    detail = models.CharField(max_length=300, blank=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-due_at"]
+        constraints = [models.UniqueConstraint(fields=["name", "due_at"], name="periodic_tick_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.due_at:%Y-%m-%d %H:%M} ({self.outcome})"
+
+
+class UniqueJob(models.Model):
+    """A uniqueness key and the job that holds it: while that job waits or runs (or finished less
+    than `after_finish` ago), enqueueing with the same key returns it instead of a new job."""
+
+    key = models.CharField(primary_key=True, max_length=200)
+    job_id = models.CharField(max_length=64)
+    after_finish = models.DurationField()  # how long the key stays with its job once it finished
+    claimed_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.job_id}"

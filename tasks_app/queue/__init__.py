@@ -10,6 +10,7 @@ One module per concern:
 - `signals`: Huey's signals become history events; `history`: events become JobRun rows;
   `writer`: batching in the consumer, acks after history, the heartbeat.
 - `recovery`: jobs whose message never reached the queue; `claims`: work rows a job holds.
+- `periodic`: the ledger of periodic ticks, missed runs and their policy; `unique`: uniqueness keys.
 - `progress`, `pause`, `context`: what a running job reports, paused jobs, thread state.
 - `public`: the functions the rest of the app calls, available here as `queue.<name>`.
 
@@ -20,6 +21,7 @@ imports nothing at first: the public functions load on first use.
 _PUBLIC = {
     "enqueue_on_commit",
     "enqueue_message_on_commit",
+    "claim_unique",
     "cancel",
     "retry",
     "dismiss",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from huey import PriorityRedisHuey
 
+from tasks_app.queue.periodic import LedgerMixin
+
 SIGNAL_READY = "ready"
 
 
@@ -23,5 +25,6 @@ class HoldingMixin:
         return None
 
 
-class HoldingRedisHuey(HoldingMixin, PriorityRedisHuey):
-    """The Redis queue for scale-out: Huey's priority variant (urgent mail has a priority)."""
+class HoldingRedisHuey(LedgerMixin, HoldingMixin, PriorityRedisHuey):
+    """The Redis queue for scale-out: Huey's priority variant (urgent mail has a priority); its
+    periodic jobs run once per tick through the ledger, as on the leased queue."""

@@ -3,7 +3,8 @@ is done with it (and its history is written), so a consumer that dies loses no j
 
 `LeasedSqliteHuey` (or `LeasedPostgresHuey`) is the `huey_class` of settings.HUEY. It changes
 where Huey touches the queue and nothing else: chords, pipelines, locks, rate limits, priorities
-and revoke are Huey's own. With several consumers, each periodic job runs once per tick.
+and revoke are Huey's own. With several consumers, each periodic job runs once per tick
+(`periodic`: the ledger of ticks).
 Its extra signals tell the job history what only the queue knows:
 
 - `orphaned`: the consumer that held the job died; once the receivers have recorded it, the job
@@ -15,7 +16,6 @@ Its extra signals tell the job history what only the queue knows:
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import logging
 import os
@@ -32,6 +32,7 @@ from huey.utils import Error
 
 from tasks_app.queue import lanes, wakeup
 from tasks_app.queue.holding import HoldingMixin
+from tasks_app.queue.periodic import LedgerMixin
 from tasks_app.queue.postgres import LeasedPostgresStorage
 from tasks_app.queue.storage import HOSTNAME, Claim, LeasedSqliteStorage
 
@@ -47,7 +48,7 @@ SIGNAL_REDELIVERED = "redelivered"
 SIGNAL_GAVE_UP = "gave-up"
 
 
-class LeasedHuey(HoldingMixin, Huey):
+class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
     """Huey on a `storage.LeasedStorage`; its subclasses name the storage."""
 
     def __init__(
@@ -112,15 +113,6 @@ class LeasedHuey(HoldingMixin, Huey):
         for task in self._deserialize_all(moved):
             self._emit(S.SIGNAL_ENQUEUED, task)
         return []
-
-    def read_periodic(self, timestamp):
-        """The periodic jobs due this minute that no other consumer's scheduler has enqueued."""
-        due = super().read_periodic(timestamp)
-        if self._immediate or not due:
-            return due
-        minute = (timestamp or self._get_timestamp()).replace(second=0, microsecond=0)
-        at = calendar.timegm(minute.timetuple())  # Huey's clock is UTC (settings: utc=True)
-        return [task for task in due if self.storage.claim_tick(self._registry.task_to_string(type(task)), at)]
 
     # -- consuming (the consumer process) ------------------------------------------------------
 

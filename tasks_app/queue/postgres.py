@@ -42,8 +42,7 @@ def _tables(schema: str) -> list[str]:
         "timestamp double precision not null)",
         "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
         "pid integer not null, wake_address text, beat_at double precision not null)",
-        "create table if not exists tick (queue text not null, name text not null, at double precision not null, "
-        "primary key (queue, name, at))",
+        "drop table if exists tick",  # periodic ticks moved to the app's ledger (PeriodicTick)
         "create table if not exists huey_kv (queue text not null, key text not null, value bytea not null, "
         "primary key (queue, key))",
         "create table if not exists huey_counter (queue text not null, key text not null, "

@@ -15,6 +15,7 @@ from huey.contrib.djhuey import HUEY
 from tasks_app.models import JobRun, PausedJob
 from tasks_app.queue import history, pause
 from tasks_app.queue.leased import LeasedHuey
+from tasks_app.queue.unique import claim_unique as claim_unique  # public
 from tasks_app.queue.writer import enqueueing
 
 
@@ -24,7 +25,8 @@ def enqueue_on_commit(job: TaskWrapper, *args, user=None, **kwargs) -> str:
     The job's history row is written now, in the caller's transaction: the work and the record
     of its job commit together or not at all. If the process dies after the commit and before
     the enqueue, the consumer finds the row and enqueues the job (`queue.recovery`).
-    `user` (reserved: jobs take no argument of that name) is recorded as who started it.
+    `user` (reserved: jobs take no argument of that name) is recorded as who started it;
+    Huey's own options pass through (`priority=`, `id=` as given by `claim_unique`).
     """
     return enqueue_message_on_commit(job.s(*args, **kwargs), user=user)
 

@@ -324,23 +324,6 @@ class LeasedStorage:
             addresses = self._wake_after(curs, len(orphans))
         wakeup.wake(addresses)
 
-    # -- periodic ticks ------------------------------------------------------------------------
-
-    def claim_tick(self, name: str, at: float) -> bool:
-        """Whether this scheduler is the first to enqueue periodic job `name` for the minute `at`.
-
-        Every consumer's scheduler enqueues the periodic jobs due this minute; the first one to
-        record the tick runs it, so several consumers run each periodic job once per tick.
-        """
-        with self.db(commit=True) as curs:
-            curs.execute("delete from tick where queue = ? and at < ?", (self.name, at - TICKS_KEPT))
-            curs.execute(
-                "insert into tick (queue, name, at) values (?, ?, ?) on conflict do nothing", (self.name, name, at)
-            )
-            return curs.rowcount == 1
-
-
-TICKS_KEPT = 86_400  # seconds of periodic ticks remembered (far longer than any two schedulers drift)
 
 # The tables; SQLite's and PostgreSQL's differ only in their types.
 SQLITE_TABLES = [
@@ -353,8 +336,7 @@ SQLITE_TABLES = [
     "timestamp real not null)",
     "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
     "pid integer not null, wake_address text, beat_at real not null)",
-    "create table if not exists tick (queue text not null, name text not null, at real not null, "
-    "primary key (queue, name, at))",
+    "drop table if exists tick",  # periodic ticks moved to the app's ledger (PeriodicTick)
 ]
 INDEXES = [
     "create index if not exists message_ready on message (queue, lane, priority desc, id) where claimed_by is null",

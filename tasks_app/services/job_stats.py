@@ -12,6 +12,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
+from tasks_app.services import periodic_ledger
 
 State = JobRun.State
 
@@ -71,13 +72,18 @@ class PeriodicJob:
     name: str
     short_name: str
     schedule: str
+    missed_runs: str  # the missed-run policy in words
     next_run: datetime.datetime
+    last_expected: periodic_ledger.Tick  # the latest tick due, and what became of it
     last_run: JobRun | None
+    misses: int  # ticks of the last 7 days that did not run
 
 
 def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
-    """Every periodic job with its schedule in words, next run and last run."""
+    """Every periodic job with its schedule and missed-run policy in words, next run, last expected
+    tick (and its verdict), last run, and how many ticks did not run in the last 7 days."""
     now = now or timezone.now()
+    misses = periodic_ledger.misses(now)
     jobs = []
     for task_class in sorted(HUEY._registry._periodic_tasks, key=lambda cls: cls.__name__):
         name = HUEY._registry.task_to_string(task_class)
@@ -87,8 +93,11 @@ def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
                 name=name,
                 short_name=task_class.__name__,
                 schedule=schedule.label,
+                missed_runs=task_class.missed_runs.label,
                 next_run=schedule.next_run(now),
+                last_expected=periodic_ledger.tick_at(name, schedule.previous_run(now), now),
                 last_run=JobRun.objects.filter(name=name).exclude(started_at=None).order_by("-started_at").first(),
+                misses=misses.get(name, 0),
             )
         )
     return jobs

@@ -1,4 +1,11 @@
-"""Reports, CSV imports and workspace exports: the row first, then its job after the commit."""
+"""Reports, CSV imports and workspace exports: the row first, then its job after the commit.
+
+A report or an import asked for again while the same one is still waiting or running is not
+started twice: its start returns the one in progress, with `created` False (`queue.claim_unique`).
+"""
+
+import datetime
+import hashlib
 
 from django.db import transaction
 
@@ -6,16 +13,27 @@ from tasks_app import jobs, queue
 from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
 from tasks_app.services import imports, reports
 
+# The same file imported again soon after is a double submit, not new work: it would add every task twice.
+SAME_IMPORT_WINDOW = datetime.timedelta(minutes=10)
 
-def report_start(*, owner, format: str, task_status: str = "", date_from=None, date_to=None) -> Report:
-    """Record a report and enqueue `report_build`; bad choices raise ValidationError by field."""
+
+def report_start(*, owner, format: str, task_status: str = "", date_from=None, date_to=None) -> tuple[Report, bool]:
+    """Record a report and enqueue `report_build`; bad choices raise ValidationError by field.
+
+    Returns the report and True, or, while the same person's report with the same choices is
+    waiting or building, that report and False."""
+    choices = f"{format}|{task_status or ''}|{date_from or ''}|{date_to or ''}"
     with transaction.atomic():
+        claimed = queue.claim_unique(f"report:{owner.pk}:{_digest(choices.encode())}", user=owner)
+        building = None if claimed.created else Report.objects.filter(job_id=claimed.job_id).first()
+        if building is not None:
+            return building, False
         report = reports.report_request(
             owner=owner, format=format, task_status=task_status, date_from=date_from, date_to=date_to
         )
-        report.job_id = queue.enqueue_on_commit(jobs.report_build, report.pk, user=owner)
+        report.job_id = queue.enqueue_on_commit(jobs.report_build, report.pk, user=owner, id=_new_id(claimed))
         report.save(update_fields=["job_id"])
-    return report
+    return report, True
 
 
 def report_cancel(report: Report) -> bool:
@@ -28,15 +46,36 @@ def report_cancel(report: Report) -> bool:
     return True
 
 
-def import_start(*, owner, uploaded) -> TaskImport:
-    """Keep an uploaded CSV and enqueue its pipeline (import, recount, notify); refuses a bad file."""
+def import_start(*, owner, uploaded) -> tuple[TaskImport, bool]:
+    """Keep an uploaded CSV and enqueue its pipeline (import, recount, notify); refuses a bad file.
+
+    Returns the import and True, or, when the same person uploaded the same content and that
+    import is waiting, running or finished less than SAME_IMPORT_WINDOW ago, that one and False."""
+    key = f"import:{owner.pk}:{_digest(*uploaded.chunks())}"
+    uploaded.seek(0)
     with transaction.atomic():
+        claimed = queue.claim_unique(key, window=SAME_IMPORT_WINDOW, user=owner)
+        earlier = None if claimed.created else TaskImport.objects.filter(job_id=claimed.job_id).first()
+        if earlier is not None:
+            return earlier, False
         task_import = imports.import_create(owner=owner, uploaded=uploaded)
-        pipeline = jobs.import_pipeline(task_import.pk, owner.pk)
+        pipeline = jobs.import_pipeline(task_import.pk, owner.pk, job_id=_new_id(claimed))
         task_import.job_id = pipeline.id  # the import itself; its steps follow
         task_import.save(update_fields=["job_id"])
         queue.enqueue_message_on_commit(pipeline, user=owner)
-    return task_import
+    return task_import, True
+
+
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _new_id(claimed) -> str | None:
+    """The claimed id; None (Huey makes one) when the key's job has lost its row (a deleted report)."""
+    return claimed.job_id if claimed.created else None
 
 
 def export_start(*, owner) -> WorkspaceExport:

@@ -1,5 +1,7 @@
 """Task writes that start jobs (the owner's notice, the completion email), emails and broadcasts."""
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -32,13 +34,21 @@ def task_complete(task: Task, *, by) -> Task:
     return task_update(task, by=by, status=Task.Status.DONE)
 
 
-def task_email(task: Task, user) -> tuple[Email, str]:
-    """ "Email me this task": write the email now; `email_send` sends it. Returns it and the job id.
+# "Email me this task" twice within this long is a double click: one email.
+SAME_TASK_EMAIL_WINDOW = datetime.timedelta(minutes=1)
+
+
+def task_email(task: Task, user) -> tuple[Email | None, str]:
+    """ "Email me this task": write the email now; `email_send` sends it. Returns it and the job id,
+    or None and the earlier job's id when the user asked for this task less than a minute ago.
 
     Raises ValueError when the user has no address."""
     with transaction.atomic():
+        claimed = queue.claim_unique(f"task-email:{task.pk}:{user.pk}", window=SAME_TASK_EMAIL_WINDOW, user=user)
+        if not claimed.created:
+            return None, claimed.job_id
         email = emails.email_create_task(task, user)
-        job_id = queue.enqueue_on_commit(jobs.email_send, email.pk, user=user)
+        job_id = queue.enqueue_on_commit(jobs.email_send, email.pk, user=user, id=claimed.job_id)
     return email, job_id
 
 
