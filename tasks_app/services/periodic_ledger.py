@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Min, Q
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import JobRun, PeriodicTick
@@ -44,21 +44,33 @@ def ticks(name: str, schedule, now: datetime.datetime, span: datetime.timedelta 
     rows = {row.due_at: row for row in PeriodicTick.objects.filter(name=name, due_at__gt=now - span)}
     expected = set(schedule.ticks(now - span, now)) | set(rows)
     runs = JobRun.objects.in_bulk([row.job_id for row in rows.values() if row.job_id])
-    return [_tick(due_at, rows.get(due_at), runs, now) for due_at in sorted(expected, reverse=True)]
+    recorded = _recorded(name)
+    return [_tick(due_at, rows.get(due_at), runs, now, recorded) for due_at in sorted(expected, reverse=True)]
 
 
 def tick_at(name: str, due_at: datetime.datetime, now: datetime.datetime) -> Tick:
     """The tick of job `name` due at `due_at`, with its verdict."""
     row = PeriodicTick.objects.filter(name=name, due_at=due_at).first()
     runs = JobRun.objects.in_bulk([row.job_id] if row and row.job_id else [])
-    return _tick(due_at, row, runs, now)
+    return _tick(due_at, row, runs, now, _recorded(name) if row is None else {})
 
 
-def _tick(due_at: datetime.datetime, row: PeriodicTick | None, runs: dict, now: datetime.datetime) -> Tick:
+def _recorded(name: str) -> dict:
+    """The first and last tick the ledger holds for job `name` (None when it holds none)."""
+    return PeriodicTick.objects.filter(name=name).aggregate(first=Min("due_at"), last=Max("due_at"))
+
+
+def _tick(due_at, row: PeriodicTick | None, runs: dict, now: datetime.datetime, recorded: dict) -> Tick:
     if row is None:
         if due_at >= now - GRACE:
             return Tick(due_at, "due now", "pending", "a consumer's scheduler takes it within a minute or two")
-        return Tick(due_at, "not recorded", "failed", "no consumer has run since: the first one back records it")
+        if recorded["first"] is None or due_at < recorded["first"]:
+            return Tick(due_at, "before the ledger", "revoked", "before this job's first recorded run: no record")
+        if due_at > recorded["last"]:
+            return Tick(
+                due_at, "not recorded yet", "failed", "no consumer has run since: the first one back records it"
+            )
+        return Tick(due_at, "not recorded", "failed", "no scheduler recorded this run")
     if row.outcome == Outcome.MISSED:
         return Tick(due_at, "missed", "failed", row.detail)
     if row.outcome == Outcome.PAUSED:

@@ -51,3 +51,24 @@ def test_staff_retry_a_failed_job_from_the_dashboard(live_stack, browser_page):
     page.screenshot(path=str(ARTIFACTS / "dashboard-retried-job.png"), full_page=True)
     sent = "".join(path.read_text() for path in (live_stack.data_dir / "mail").iterdir())
     assert sent.count("Subject: Welcome to the task tracker, boss") == 1  # the welcome email went out
+
+
+def test_staff_open_a_periodic_job_s_ledger_from_the_schedule(live_stack, browser_page):
+    live_stack.create_user("boss", staff=True)
+    page = browser_page
+    log_in(page, live_stack, "boss")
+    page.goto(live_stack.url + "/ops/")
+    row = page.locator("tr", has_text="daily at 08:00")
+    assert "run once if within 4 h" in row.inner_text()
+    row.get_by_role("link", name="digest_send").click()
+    page.wait_for_url("**/ops/schedule/tasks_app.jobs.emails.digest_send/")
+    assert page.locator("h1").inner_text() == "digest_send"
+    assert (
+        page.get_by_role("row", name="If a run is missed")
+        .inner_text()
+        .endswith("run once if within 4 h (a run is missed when no consumer runs at its time)")
+    )
+    # This stack's consumer started moments ago: the week's 08:00s came before its ledger.
+    assert page.locator("#ticks tbody tr").count() == 7
+    assert page.locator("#ticks tbody tr").first.get_by_text("before the ledger").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-periodic-ledger.png"), full_page=True)

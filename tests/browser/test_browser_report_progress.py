@@ -33,6 +33,11 @@ def test_the_report_page_shows_a_live_progress_bar_then_the_download(start_live_
         page.wait_for_timeout(150)
     assert len(values) >= 2 and values == sorted(values) and values[0] < 100, values
 
+    page.select_option("select[name=format]", "pdf")  # pressed again while it builds: the same report
+    page.click("main button[type=submit]")
+    assert page.get_by_text("Already building: report #").is_visible()
+    assert page.locator("#reports .progress").count() == 1
+
     download_link = page.locator("#reports a.download").first
     download_link.wait_for(timeout=20_000)  # the page reloads itself when the job ends
     assert "Download (150 tasks)" in download_link.inner_text()
