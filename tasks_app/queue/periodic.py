@@ -64,8 +64,8 @@ def due_jobs(tasks, now: datetime.datetime, checked: datetime.datetime | None) -
 
     last_recorded = {}
     if checked is None:
-        rows = PeriodicTick.objects.filter(due_at__gte=now - LOOKBACK).values("name").annotate(last=Max("due_at"))
-        last_recorded = {row["name"]: row["last"] for row in rows}
+        rows = PeriodicTick.objects.values("name").annotate(last=Max("due_at"))  # on the (name, due_at) index
+        last_recorded = {row["name"]: max(row["last"], now - LOOKBACK) for row in rows}
     due = []
     for task in tasks:
         ledger = _JobLedger(task, now)
@@ -112,10 +112,8 @@ class _JobLedger:
         task = self.task_class()
         paused = self.name in pause.paused_names()
         if paused:
-            outcome, detail = (
-                PeriodicTick.Outcome.PAUSED,
-                "; ".join(filter(None, [detail, "skipped: the job is paused"])),
-            )
+            outcome = PeriodicTick.Outcome.PAUSED
+            detail = "; ".join(filter(None, [detail, "skipped: the job is paused"]))
         row = PeriodicTick(
             name=self.name,
             due_at=tick,

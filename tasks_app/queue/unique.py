@@ -51,11 +51,19 @@ def claim_unique(key: str, *, window: datetime.timedelta = datetime.timedelta(0)
                 return Claimed(job_id, created=True)
         held = UniqueJob.objects.select_for_update().get(key=key)
         run = JobRun.objects.filter(pk=held.job_id).values("state", "finished_at").first()  # read after the lock
-        finished = run is None or run["state"] in JobRun.FINISHED_STATES
-        if finished and (run is None or run["finished_at"] is None or run["finished_at"] <= now - window):
+        if not _holds(run, since=now - window):
             UniqueJob.objects.filter(key=key).update(job_id=job_id, after_finish=window, claimed_at=now)
             return Claimed(job_id, created=True)
         who = f" by {user}" if user is not None else ""
         detail = f"asked again{who}: same as job {held.job_id}, so no second job"
         JobEvent.objects.create(job_id=held.job_id, kind="asked-again", at=now, detail=detail)
     return Claimed(held.job_id, created=False)
+
+
+def _holds(run: dict | None, *, since: datetime.datetime) -> bool:
+    """Whether a job (its state and finished_at) still holds its key: waiting, running, or finished after `since`."""
+    if run is None:
+        return False  # never recorded, or pruned
+    if run["state"] not in JobRun.FINISHED_STATES:
+        return True
+    return run["finished_at"] is not None and run["finished_at"] > since
