@@ -49,6 +49,7 @@ bench: install-dev
 	$(PY) bench/job_history_overhead.py
 	$(PY) bench/lanes.py
 	$(PY) bench/sqlite_sync_modes.py
+	$(PY) bench/unique_and_ledger.py
 
 # 16 API clients for 60 s against gunicorn (4 workers) and run_huey, on SQLite, then on PostgreSQL.
 stress: install-dev

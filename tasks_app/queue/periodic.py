@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -38,7 +38,8 @@ class LedgerMixin:
         if self._immediate:
             return super().read_periodic(timestamp)
         minute = (timestamp or self._get_timestamp()).replace(second=0, microsecond=0, tzinfo=datetime.UTC)
-        close_old_connections()  # the scheduler's thread holds its connection for the consumer's life
+        if not connection.in_atomic_block:  # (never drop a connection in the middle of a transaction)
+            close_old_connections()  # the scheduler's thread holds its connection for the consumer's life
         checked = self._ledger_checked
         if checked is None or minute - checked > GAP:  # started, or back from a gap
             self._looking_back_until = minute + GRACE
