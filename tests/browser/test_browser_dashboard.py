@@ -54,9 +54,9 @@ def test_staff_retry_a_failed_job_from_the_dashboard(live_stack, browser_page):
 
 
 def test_staff_open_a_periodic_job_s_ledger_from_the_schedule(live_stack, browser_page):
-    live_stack.create_user("boss", staff=True)
+    live_stack.create_user("scheduler-watcher", staff=True)
     page = browser_page
-    log_in(page, live_stack, "boss")
+    log_in(page, live_stack, "scheduler-watcher")
     page.goto(live_stack.url + "/ops/")
     row = page.locator("tr", has_text="daily at 08:00")
     assert "run once if within 4 h" in row.inner_text()
