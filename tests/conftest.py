@@ -72,22 +72,39 @@ def collected_static(tmp_path_factory):
     LiveStack(tmp_path_factory.mktemp("static"), DATABASE_URL="").manage("collectstatic", "--noinput")
 
 
+@pytest.fixture(scope="session")
+def migrated_stack(tmp_path_factory):
+    """`manage.py migrate` once for the session: every live stack starts from a copy of its database."""
+    stack = LiveStack(tmp_path_factory.mktemp("migrated"))
+    stack.migrate()
+    yield stack
+    stack.stop()
+
+
+def _start_stack(data_dir, migrated: LiveStack, *, consumer: bool = True, **env: str) -> LiveStack:
+    stack = LiveStack(data_dir, **env)
+    data_dir.mkdir()
+    stack.migrate(like=migrated)
+    if consumer:
+        stack.start_consumer()  # it starts up while the web server does
+    stack.start_web()
+    if consumer:
+        stack.wait_for_consumer()
+    return stack
+
+
 @pytest.fixture
-def start_live_stack(tmp_path, collected_static):
+def start_live_stack(tmp_path, collected_static, migrated_stack):
     """Start a migrated database, gunicorn and a `run_huey` consumer on a temporary DATA_DIR.
 
-    Keyword arguments become environment variables of both processes (settings).
+    Keyword arguments become environment variables of both processes (settings);
+    consumer=False: the web server only, for a test that starts consumers of its own.
     """
     stacks = []
 
-    def start(**env: str) -> LiveStack:
-        stack = LiveStack(tmp_path / f"data{len(stacks)}", **env)
+    def start(*, consumer: bool = True, **env: str) -> LiveStack:
+        stack = _start_stack(tmp_path / f"data{len(stacks)}", migrated_stack, consumer=consumer, **env)
         stacks.append(stack)
-        stack.data_dir.mkdir()
-        stack.manage("migrate", "--noinput")
-        stack.start_web()
-        stack.start_consumer()
-        stack.wait_for_consumer()
         return stack
 
     yield start
@@ -96,9 +113,23 @@ def start_live_stack(tmp_path, collected_static):
         print(stack.logs())  # shown by pytest only when the test failed
 
 
+@pytest.fixture(scope="module")
+def module_live_stack(tmp_path_factory, collected_static, migrated_stack):
+    """One stack for the tests of a module that take `live_stack`: each has users and data of its own."""
+    stack = _start_stack(tmp_path_factory.mktemp("live") / "data", migrated_stack)
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture
-def live_stack(start_live_stack) -> LiveStack:
-    return start_live_stack()
+def live_stack(module_live_stack) -> LiveStack:
+    """The module's stack, with its consumer running (a test before may have stopped it)."""
+    stack = module_live_stack
+    if stack.consumer is None or stack.consumer.poll() is not None:
+        stack.start_consumer()
+        stack.wait_for_consumer()
+    yield stack
+    print(stack.logs())  # shown by pytest only when the test failed
 
 
 @pytest.fixture(params=BACKENDS)

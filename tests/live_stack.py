@@ -8,10 +8,12 @@ server instead, holding the app's tables and the queue.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,12 +51,15 @@ def settings_error(**env: str) -> str:
     return result.stderr
 
 
-def postgres_database(url: str, name: str, *, drop: bool = False) -> str:
-    """Create (or drop) the database `name` on the server of `url`; return its URL."""
+def postgres_database(url: str, name: str, *, drop: bool = False, template: str | None = None) -> str:
+    """Create (or drop) the database `name` on the server of `url`, a copy of `template` if given; return its URL."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)" if drop else f"create database {name}")
+        if drop:
+            conn.execute(f"drop database if exists {name} with (force)")
+        else:
+            conn.execute(f"create database {name}" + (f" template {template}" if template else ""))
     return url.rsplit("/", 1)[0] + "/" + name
 
 
@@ -88,6 +93,21 @@ class LiveStack:
         return subprocess.run(
             [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=check
         )
+
+    def migrate(self, like: LiveStack | None = None) -> None:
+        """The app's tables: `manage.py migrate`, or a copy of the database of `like`, a stack
+        migrated before (the same tables and rows, in a fraction of the time)."""
+        if like is None:
+            self.manage("migrate", "--noinput")
+        elif self.database:
+            server = os.environ["DATABASE_URL"]
+            postgres_database(server, self.database, drop=True)
+            postgres_database(server, self.database, template=like.database)
+        else:
+            source = contextlib.closing(sqlite3.connect(like.data_dir / "app.sqlite3"))
+            target = contextlib.closing(sqlite3.connect(self.data_dir / "app.sqlite3"))
+            with source as source_db, target as target_db:
+                source_db.backup(target_db)
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 (closed with the process)
@@ -158,9 +178,10 @@ class LiveStack:
         self.consumer = None
 
     def stop(self) -> None:
-        self.stop_consumer()
         if self.web and self.web.poll() is None:
-            self.web.terminate()
+            self.web.terminate()  # it stops while the consumer does
+        self.stop_consumer()
+        if self.web:
             self.web.wait(timeout=15)
         if self.database:
             postgres_database(os.environ["DATABASE_URL"], self.database, drop=True)

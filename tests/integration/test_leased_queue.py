@@ -29,7 +29,7 @@ def job(stack, token: str, job_id: str) -> dict:
 
 
 def start_slow_report(stack, token: str) -> str:
-    """A report of 20 tasks at 0.25 s a row: long enough to kill its consumer while it runs."""
+    """A report of 20 tasks at 0.15 s a row (3 s): long enough to kill its consumer while it runs."""
     make_tasks(stack, "alice", 20)
     status, started = stack.api("POST", "/api/reports/", token, {"format": "csv"})
     assert status == 202, started
@@ -40,7 +40,7 @@ def start_slow_report(stack, token: str) -> str:
 
 @pytest.mark.postgres  # also in the PostgreSQL pass
 def test_a_job_whose_consumer_is_killed_runs_again_after_restart(start_live_stack):
-    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.25")
+    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.15")
     token = stack.create_user("alice", staff=True)
     job_id = start_slow_report(stack, token)
 
@@ -62,10 +62,9 @@ def test_a_job_whose_consumer_is_killed_runs_again_after_restart(start_live_stac
 
 @pytest.mark.postgres  # also in the PostgreSQL pass
 def test_a_job_that_kills_its_consumer_every_time_fails_after_max_deliveries(start_live_stack):
-    stack = start_live_stack(HUEY_MAX_DELIVERIES="2")
-    token = stack.create_user("boss", staff=True)
-    stack.stop_consumer()
+    stack = start_live_stack(consumer=False, HUEY_MAX_DELIVERIES="2")
     stack.start_consumer(with_test_jobs=True)
+    token = stack.create_user("boss", staff=True)
     job_id = stack.shell(
         "import tests.crash_jobs as c; from tasks_app import queue; print(queue.enqueue_on_commit(c.crash_consumer))"
     )
@@ -134,7 +133,7 @@ def test_a_job_whose_web_process_died_between_commit_and_enqueue_still_runs(live
     ids=["sigint", "sigterm-past-its-timeout"],
 )
 def test_an_interrupted_stop_puts_the_running_job_back_in_the_queue(start_live_stack, stop, env):
-    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.25", **env)
+    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.15", **env)
     token = stack.create_user("alice", staff=True)
     job_id = start_slow_report(stack, token)
 

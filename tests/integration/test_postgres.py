@@ -19,22 +19,24 @@ NAPS = 40
 
 
 @pytest.fixture
-def two_consumers(live_stack):
-    """The stack's consumer replaced by two that know the test jobs, both with their scheduler.
+def two_consumers(start_live_stack):
+    """A stack of the test's own with, instead of its consumer, two that know the test jobs, both
+    with their scheduler.
 
     (A consumer that does not know a job drops its message: every consumer of a queue must
     run the same code.)"""
-    live_stack.stop_consumer()
+    live_stack = start_live_stack(consumer=False)
     consumers = [
         live_stack.spawn_consumer(with_test_jobs=True),
         live_stack.spawn_consumer(with_test_jobs=True, log_name="consumer2.log"),
     ]
     wait_for(lambda: len(consumer_ids(live_stack)) == 2, timeout=20, what="both consumers' heartbeats")
     yield live_stack, consumers
-    for process in consumers:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+    running = [process for process in consumers if process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    for process in running:
+        process.wait(timeout=20)
 
 
 def consumer_ids(stack) -> list[str]:
