@@ -6,7 +6,6 @@ the same on real consumers.
 """
 
 import datetime
-import threading
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +18,7 @@ from tasks_app.models import JobRun, PeriodicTick, UniqueJob
 from tasks_app.queue import periodic
 from tasks_app.services import job_runs
 from tests.backends import postgres_only
+from tests.concurrency import at_once
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -143,18 +143,14 @@ class TestMissedRuns:
     @postgres_only  # SQLite runs one writer at a time (and the tests' in-memory database refuses a second)
     def test_two_schedulers_catching_up_at_once_run_the_digest_once(self, transactional_db):
         ran_until(at("07:59"))
-        start, found = threading.Barrier(2), []
 
-        def scheduler():
-            start.wait()
-            found.append(back_at(at("08:20")))
-            connection.close()
+        def scheduler(_):
+            try:
+                return back_at(at("08:20"))
+            finally:
+                connection.close()
 
-        threads = [threading.Thread(target=scheduler) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        found = at_once(2, scheduler)
         assert sorted(DIGEST in due for due in found) == [False, True]
 
 

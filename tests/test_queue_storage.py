@@ -15,6 +15,7 @@ from huey.exceptions import TaskException
 from tasks_app.queue import wakeup
 from tasks_app.queue.leased import SIGNAL_GAVE_UP, SIGNAL_ORPHANED, SIGNAL_REDELIVERED, LeasedHuey
 from tests.backends import DATABASE_ERRORS
+from tests.concurrency import at_once
 
 A, B = "consumer-a", "consumer-b"
 LANES = ["default"]
@@ -297,22 +298,6 @@ class TestSchedule:
 
 
 # -- several consumers at once (separate connections, as separate processes have) ----------------
-
-
-def at_once(count: int, work) -> list:
-    """Run `work(i)` in `count` threads started together; return their results."""
-    start, results = threading.Barrier(count), [None] * count
-
-    def run(i):
-        start.wait()
-        results[i] = work(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 class TestConcurrentConsumers:

@@ -5,7 +5,6 @@ the test asks for it): exactly "the first one is still waiting" for the second r
 """
 
 import datetime
-import threading
 
 import pytest
 import time_machine
@@ -16,6 +15,7 @@ from django.db import connection
 from tasks_app import jobs, queue, workflows
 from tasks_app.models import Email, JobEvent, JobRun, Report, TaskImport
 from tests.backends import postgres_only
+from tests.concurrency import at_once
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -54,18 +54,14 @@ class TestClaimUnique:
     @postgres_only  # SQLite runs one writer at a time (and the tests' in-memory database refuses a second)
     def test_two_requests_at_once_get_one_report(self, transactional_db):
         alice = make_user("alice")
-        start, started = threading.Barrier(2), []
 
-        def request():
-            start.wait()
-            started.append(workflows.report_start(owner=alice, format="pdf"))
-            connection.close()
+        def request(_):
+            try:
+                return workflows.report_start(owner=alice, format="pdf")
+            finally:
+                connection.close()
 
-        threads = [threading.Thread(target=request) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        started = at_once(2, request)
         assert sorted(created for _, created in started) == [False, True]
         assert len({report.job_id for report, _ in started}) == 1
         assert Report.objects.count() == 1
