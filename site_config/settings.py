@@ -131,6 +131,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view (CSRF's check reads the form): an oversized body is refused unread.
     "tasks_app.middleware.RequestSizeLimitMiddleware",
+    # A write that waited out the database's busy timeout: 503 with Retry-After, not a 500.
+    "tasks_app.middleware.DatabaseBusyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the lockout page
 ]
@@ -158,11 +160,16 @@ TEMPLATES = [
 # SQLite tuned for a web server and a consumer writing at once: WAL lets readers run beside
 # the writer, IMMEDIATE transactions take the write lock up front so writers queue on the
 # busy timeout instead of failing with "database is locked", NORMAL sync is safe with WAL.
+# The engine is Django's SQLite backend with the write lock timed (tasks_app/sqlite_backend/).
+SQLITE_ENGINE = "tasks_app.sqlite_backend"
 SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
-    "timeout": 20,
+    "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+# A write transaction that held SQLite's write lock, or waited for it, this long is logged with
+# the line that opened it (logger tasks_app.db); 0 logs every one.
+DB_TRANSACTION_LOG_MS = env_float("DB_TRANSACTION_LOG_MS", 500)
 DATABASE_URL = env_str("DATABASE_URL")
 # Keep each thread's connection: djhuey closes "old" connections around every job, and
 # opening one (with SQLite's PRAGMAs, or PostgreSQL's handshake) cost more than a small job itself.
@@ -173,7 +180,7 @@ if DATABASE_URL:
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_URL cannot be read: {error}") from None
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
+        DATABASES["default"].update(ENGINE=SQLITE_ENGINE, OPTIONS=SQLITE_OPTIONS)
     elif DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured(
             f"DATABASE_URL must be a postgres:// or sqlite:// URL; got {DATABASE_URL.split(':')[0]}://"
@@ -181,7 +188,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": SQLITE_ENGINE,
             "NAME": DATA_DIR / "app.sqlite3",
             "CONN_MAX_AGE": CONN_MAX_AGE,
             "OPTIONS": SQLITE_OPTIONS,

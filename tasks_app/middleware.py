@@ -1,9 +1,15 @@
-"""Refuse a request body larger than REQUEST_MAX_BYTES before anything reads it."""
+"""Refuse a request body larger than REQUEST_MAX_BYTES before anything reads it; answer 503, not
+500, when the database stays locked."""
+
+import logging
 
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+
+logger = logging.getLogger("tasks_app.db")
 
 
 class RequestSizeLimitMiddleware:
@@ -32,3 +38,41 @@ class RequestSizeLimitMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=413)
         return render(request, "tasks_app/request_too_large.html", {"message": message}, status=413)
+
+
+class DatabaseBusyMiddleware:
+    """A 503 with Retry-After when a write still cannot get the database's lock, instead of a 500.
+
+    SQLite's writers wait for its one write lock up to the busy timeout (SQLITE_BUSY_TIMEOUT), then
+    fail with "database is locked"; PostgreSQL's lock_timeout, where one is set, fails the same way.
+    Nothing was written (the transaction is rolled back), so the client may simply try again.
+    """
+
+    RETRY_AFTER_SECONDS = 5
+    MESSAGE = "The server is busy with other work and could not save this just now. Please try again in a few seconds."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_lock_timeout(exception):
+            return None
+        logger.warning("answered 503 to %s %s: %s", request.method, request.path, exception)
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": self.MESSAGE}, status=503)
+        else:
+            response = render(request, "tasks_app/busy.html", {"message": self.MESSAGE}, status=503)
+        response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
+        response._has_been_logged = True  # logged above, as a warning: no "Service Unavailable" error line
+        return response
+
+
+def is_lock_timeout(error: Exception) -> bool:
+    """Whether `error` is a write that gave up waiting for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout)."""
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.__cause__
+    return "database is locked" in str(error) or getattr(cause, "sqlstate", None) == "55P03"

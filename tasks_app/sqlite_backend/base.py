@@ -1,0 +1,84 @@
+"""Django's SQLite backend, with SQLite's one write lock timed: how long each transaction waited
+for it and how long it held it, and from where.
+
+With `transaction_mode` IMMEDIATE every `transaction.atomic()` takes the write lock at BEGIN and
+keeps it until COMMIT, so a transaction's length is what every other writer may have to wait.
+A transaction that held or waited for the lock at least DB_TRANSACTION_LOG_MS is logged (logger
+`tasks_app.db`) with the line of the app that opened it; a BEGIN that gave up ("database is
+locked") is logged with how long it waited.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import OperationalError
+from django.db.backends.sqlite3 import base
+
+logger = logging.getLogger("tasks_app.db")
+
+PROJECT = str(Path(__file__).resolve().parent.parent.parent) + "/"
+HERE = str(Path(__file__).resolve().parent) + "/"
+
+
+def origin() -> str:
+    """The innermost line of the project's own code on the stack: "tasks_app/x.py:12 in f"."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(PROJECT) and not filename.startswith(HERE) and "/site-packages/" not in filename:
+            return f"{filename.removeprefix(PROJECT)}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "outside the project's code"
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    write_lock_taken_at: float | None = None
+    write_lock_waited = 0.0
+
+    def _start_transaction_under_autocommit(self) -> None:
+        asked = time.monotonic()
+        try:
+            super()._start_transaction_under_autocommit()
+        except OperationalError as error:
+            logger.warning(
+                "%s: waited %.1f s for the write lock on %s, from %s",
+                error,
+                time.monotonic() - asked,
+                Path(self.settings_dict["NAME"]).name,
+                origin(),
+            )
+            raise
+        self.write_lock_taken_at = time.monotonic()
+        self.write_lock_waited = self.write_lock_taken_at - asked
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()
+        finally:
+            self._write_lock_released()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()
+        finally:
+            self._write_lock_released()
+
+    def _write_lock_released(self) -> None:
+        taken, self.write_lock_taken_at = self.write_lock_taken_at, None
+        if taken is None:
+            return
+        held = time.monotonic() - taken
+        threshold = settings.DB_TRANSACTION_LOG_MS / 1000
+        if held >= threshold or self.write_lock_waited >= threshold:
+            logger.warning(
+                "write transaction held=%.1fms waited=%.1fms db=%s origin=%s",
+                held * 1000,
+                self.write_lock_waited * 1000,
+                Path(self.settings_dict["NAME"]).name,
+                origin(),
+            )
