@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import transaction
 
 from tasks_app import permissions, queue, workflows
 from tasks_app.models import (
@@ -13,7 +14,7 @@ from tasks_app.models import (
     TaskImport,
     WorkspaceExport,
 )
-from tasks_app.services import emails, tasks
+from tasks_app.services import emails, tasks, user_stats
 
 
 class GatedAdmin(admin.ModelAdmin):
@@ -55,6 +56,12 @@ class TaskAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj: Task) -> None:
         tasks.task_delete(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            owners = set(queryset.values_list("owner_id", flat=True).distinct())
+            super().delete_queryset(request, queryset)
+            user_stats.counts_outdated(owners)
 
     @admin.action(description="Complete the selected tasks (their owners are emailed)", permissions=["change"])
     def complete(self, request, queryset) -> None:

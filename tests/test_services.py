@@ -140,23 +140,21 @@ class TestUserStats:
     # SQLite runs one writer at a time anyway (and the tests' in-memory database refuses a second).
     @postgres_only
     def test_two_writers_of_one_persons_tasks_at_once_leave_the_right_counts(self, transactional_db):
-        """The second writer's recount waits for the first's transaction, then sees its task."""
+        """Each adds its task to the counts with F(): the second's update waits for the first's row lock."""
         alice = make_user("alice")
+        user_stats.user_stats_for(alice)
         first_counted, first_may_commit = threading.Event(), threading.Event()
 
         def first_writer():
             with transaction.atomic():
-                Task.objects.create(title="First", owner=alice, created_by=alice)
-                user_stats.user_stats_refresh(alice)
+                tasks.task_create(created_by=alice, title="First")
                 first_counted.set()
                 first_may_commit.wait(timeout=0.5)  # the second writer starts meanwhile
             connection.close()
 
         def second_writer():
             first_counted.wait()
-            with transaction.atomic():
-                Task.objects.create(title="Second", owner=alice, created_by=alice)
-                user_stats.user_stats_refresh(alice)
+            tasks.task_create(created_by=alice, title="Second")
             connection.close()
 
         threads = [threading.Thread(target=first_writer), threading.Thread(target=second_writer)]

@@ -7,10 +7,12 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks_app import jobs, queue, workflows
 from tasks_app.models import Email, JobRun, Notification, Report, Task, TaskImport, UserTaskStats
-from tasks_app.services import notifications, tasks
+from tasks_app.services import maintenance, tasks, user_stats
 from tests.factories import api_client, make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -113,26 +115,49 @@ class TestTheAdminStartsTheSameJobs:
         assert Notification.objects.get(user=owner).data == {"task_id": task.pk}
 
 
-class TestUserTaskStats:
-    def test_every_task_write_recounts_the_owners_it_touches(self, alice):
-        bob = make_user("bob")
-        task = tasks.task_create(created_by=alice, title="Moves around", due_date=datetime.date(2020, 1, 1))
-        assert (alice.task_stats.open, alice.task_stats.overdue) == (1, 1)
-        tasks.task_update(task, owner=bob)
-        assert UserTaskStats.objects.get(user=alice).open == 0
-        assert UserTaskStats.objects.get(user=bob).open == 1
-        tasks.task_complete(task)
-        assert (UserTaskStats.objects.get(user=bob).open, UserTaskStats.objects.get(user=bob).done) == (0, 1)
-        tasks.task_delete(task)
-        assert UserTaskStats.objects.get(user=bob).done == 0
+def counts(user) -> tuple[int, int, int]:
+    stats = UserTaskStats.objects.get(user=user)
+    return (stats.open, stats.done, stats.overdue)
 
-    def test_a_task_that_becomes_overdue_is_counted_by_the_next_overdue_check(self, alice):
+
+class TestUserTaskStats:
+    def test_every_task_write_changes_the_counts_of_the_owners_it_touches_without_counting(self, alice):
+        bob = make_user("bob")
+        user_stats.user_stats_for(alice), user_stats.user_stats_for(bob)  # counted once: all zeros
+        with CaptureQueriesContext(connection) as queries:
+            task = tasks.task_create(created_by=alice, title="Moves around", due_date=datetime.date(2020, 1, 1))
+            assert counts(alice) == (1, 0, 1)
+            tasks.task_update(task, owner=bob)
+            assert (counts(alice), counts(bob)) == ((0, 0, 0), (1, 0, 1))
+            tasks.task_complete(task)
+            assert counts(bob) == (0, 1, 0)
+            tasks.task_update(task, status=Task.Status.TODO, due_date=None)
+            assert counts(bob) == (1, 0, 0)
+            tasks.task_delete(task)
+            assert counts(bob) == (0, 0, 0)
+        assert not [query["sql"] for query in queries if "COUNT(" in query["sql"].upper()]
+
+    def test_counts_of_an_earlier_day_are_recounted_when_read(self, alice):
         with time_machine.travel(datetime.datetime(2026, 1, 5, 12, 0, tzinfo=datetime.UTC), tick=False):
             tasks.task_create(created_by=alice, title="Due today", due_date=datetime.date(2026, 1, 5))
-            assert UserTaskStats.objects.get(user=alice).overdue == 0
+            assert user_stats.user_stats_for(alice).overdue == 0
         with time_machine.travel(datetime.datetime(2026, 1, 6, 0, 10, tzinfo=datetime.UTC), tick=False):
-            assert notifications.notify_overdue() == 1
-        assert UserTaskStats.objects.get(user=alice).overdue == 1
+            tasks.task_create(created_by=alice, title="Written before anyone read the counts today")
+            assert counts(alice) == (2, 0, 0)  # open follows the write; overdue waits for the recount
+            stats = user_stats.user_stats_for(alice)
+            assert (stats.open, stats.done, stats.overdue, stats.counted_on) == (2, 0, 1, datetime.date(2026, 1, 6))
+
+    def test_a_person_never_counted_is_counted_on_the_first_read(self, alice):
+        tasks.task_create(created_by=alice, title="Before any count")
+        assert not UserTaskStats.objects.filter(user=alice).exists()  # a write counts nothing
+        assert user_stats.user_stats_for(alice).open == 1
+
+    def test_deleting_old_done_tasks_has_their_owners_recounted(self, alice):
+        with time_machine.travel(datetime.datetime(2026, 1, 5, 12, 0, tzinfo=datetime.UTC), tick=False):
+            tasks.task_complete(tasks.task_create(created_by=alice, title="Long done"))
+        assert user_stats.user_stats_for(alice).done == 1
+        assert maintenance.done_tasks_delete(older_than_days=30) == 1
+        assert user_stats.user_stats_for(alice).done == 0
 
     def test_the_tasks_page_and_the_api_show_a_persons_counts(self, alice, client):
         tasks.task_create(created_by=alice, title="Late", due_date=datetime.date(2020, 1, 1))

@@ -79,7 +79,9 @@ class OptionalEmailField(serializers.EmailField):
 
 class UserSerializer(serializers.ModelSerializer):
     email = OptionalEmailField(allow_null=True, read_only=True, help_text="Your address; null when you have none.")
-    task_stats = UserTaskStatsSerializer(read_only=True, help_text="Your task counts, recounted at each task write.")
+    task_stats = UserTaskStatsSerializer(
+        read_only=True, help_text="Your task counts: open, done, overdue (as of today)."
+    )
 
     class Meta:
         model = get_user_model()

@@ -115,7 +115,7 @@ def not_found(request: HttpRequest) -> JsonResponse:
 @extend_schema(responses=UserSerializer)
 @api_view(["GET"])
 def me(request: Request) -> Response:
-    user_stats.user_stats_for(request.user)  # counted once for a user who never had a task write
+    user_stats.user_stats_for(request.user)  # recounted first when counted on an earlier day, or never
     return Response(UserSerializer(request.user).data)
 
 

@@ -91,12 +91,14 @@ class WorkspaceExport(FileJob):
 
 
 class UserTaskStats(models.Model):
-    """A user's task counts, recounted at each task write, after an import and by the overdue check."""
+    """A user's task counts, changed by each task write and recounted once a day (services/user_stats.py)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_stats")
     open = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     overdue = models.PositiveIntegerField(default=0)
+    counted_on = models.DateField(null=True, blank=True)  # the day "overdue" was counted for; None: never counted
+    version = models.PositiveBigIntegerField(default=0)  # one more at each change: a recount checks it did not move
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -2,10 +2,12 @@
 
 import datetime
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from tasks_app.models import Task, TaskStatsSnapshot
+from tasks_app.services.user_stats import counts_outdated
 
 
 def done_tasks_delete(*, older_than_days: int, now: datetime.datetime | None = None, dry_run: bool = False) -> int:
@@ -14,7 +16,11 @@ def done_tasks_delete(*, older_than_days: int, now: datetime.datetime | None = N
     old = Task.objects.filter(status=Task.Status.DONE, completed_at__lt=cutoff)
     if dry_run:
         return old.count()
-    return old.delete()[1].get("tasks_app.Task", 0)
+    with transaction.atomic():
+        owners = set(old.values_list("owner_id", flat=True).distinct())
+        deleted = old.delete()[1].get("tasks_app.Task", 0)
+        counts_outdated(owners)
+    return deleted
 
 
 def stats_snapshot(hour: datetime.datetime) -> TaskStatsSnapshot:

@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from tasks_app import permissions
 from tasks_app.models import Notification, Task
-from tasks_app.services.user_stats import user_stats_refresh_many
 
 # with_perm() needs the backend by name when several are configured (django-axes' comes first).
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -41,10 +40,11 @@ def notify_task_assigned(task: Task) -> Notification:
 
 
 def notify_overdue(*, today: datetime.date | None = None) -> int:
-    """Notify each owner of each overdue task, once per task per day, and recount those owners'
-    tasks (a task becomes overdue with no write of its own); return how many were new."""
+    """Notify each owner of each overdue task, once per task per day; return how many were new.
+
+    (Their overdue counts follow on their own: counts counted on an earlier day are recounted when read.)"""
     today = today or timezone.localdate()
-    created, told = 0, set()
+    created = 0
     for task in Task.objects.overdue(today).select_related("owner"):
         key = f"task-overdue:{task.pk}:{today.isoformat()}"
         if Notification.objects.filter(dedup_key=key).exists():
@@ -56,9 +56,7 @@ def notify_overdue(*, today: datetime.date | None = None) -> int:
             data={"task_id": task.pk},
             dedup_key=key,
         )
-        told.add(task.owner_id)
         created += 1
-    user_stats_refresh_many(told)
     return created
 
 
