@@ -16,7 +16,6 @@ from tasks_app.jobs.files import (
     import_run,
     report_build,
     report_cleanup,
-    user_stats_refresh,
 )
 from tasks_app.jobs.maintenance import db_backup, done_tasks_cleanup, job_history_prune, stats_snapshot
 from tasks_app.jobs.notifications import (
@@ -46,7 +45,6 @@ __all__ = [
     "import_run",
     "report_build",
     "report_cleanup",
-    "user_stats_refresh",
     "job_history_prune",
     "overdue_check",
     "stats_snapshot",

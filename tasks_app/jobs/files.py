@@ -3,13 +3,12 @@
 import logging
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from huey.api import group
 from huey.contrib.djhuey import db_task, lock_task
 
 from tasks_app.jobs.schedule import daily, periodic_job, run_once_within
 from tasks_app.models import TaskImport
-from tasks_app.services import exports, imports, reports, user_stats
+from tasks_app.services import exports, imports, reports
 
 logger = logging.getLogger(__name__)
 
@@ -50,28 +49,20 @@ def import_run(import_id: int) -> dict | None:
 
 # In a pipeline Huey passes a step's dict result to the next step as keyword arguments.
 @db_task()
-def user_stats_refresh(user_id: int, **import_result) -> dict | None:
-    """Recount a user's tasks (the step after an import)."""
-    user = get_user_model().objects.filter(pk=user_id).first()
-    if user is None:
-        return None
-    stats = user_stats.user_stats_refresh(user)
-    return {"open": stats.open, "done": stats.done, "overdue": stats.overdue}
-
-
-@db_task()
-def import_notify(import_id: int, **stats) -> bool:
-    """Tell the uploader how the import went (the last step of the import pipeline)."""
-    task_import = TaskImport.objects.select_related("owner").filter(pk=import_id).first()
-    if task_import is None:
+def import_notify(import_id: int | None = None, **result) -> bool:
+    """Tell the uploader how the import went (the step after import_run, called with its result)."""
+    task_import = TaskImport.objects.select_related("owner").filter(pk=import_id).first() if import_id else None
+    if task_import is None:  # import_run had nothing to do: the import is gone, or was imported before
         return False
     imports.import_notify(task_import)
     return True
 
 
-def import_pipeline(import_id: int, user_id: int, job_id: str | None = None):
-    """import_run (as job `job_id`), then user_stats_refresh, then import_notify: each gets the previous result."""
-    return import_run.s(import_id, id=job_id).then(user_stats_refresh, user_id).then(import_notify, import_id)
+def import_pipeline(import_id: int, job_id: str | None = None):
+    """import_run (as job `job_id`), then import_notify with its result.
+
+    (The counts of the uploader's tasks change with each chunk of rows imported: no recount step.)"""
+    return import_run.s(import_id, id=job_id).then(import_notify)
 
 
 @db_task()

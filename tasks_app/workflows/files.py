@@ -47,7 +47,7 @@ def report_cancel(report: Report) -> bool:
 
 
 def import_start(*, owner, uploaded) -> tuple[TaskImport, bool]:
-    """Keep an uploaded CSV and enqueue its pipeline (import, recount, notify); refuses a bad file.
+    """Keep an uploaded CSV and enqueue its pipeline (import, notify); refuses a bad file.
 
     Returns the import and True, or, when the same person uploaded the same content and that
     import is waiting, running or finished less than SAME_IMPORT_WINDOW ago, that one and False."""
@@ -59,7 +59,7 @@ def import_start(*, owner, uploaded) -> tuple[TaskImport, bool]:
         if earlier is not None:
             return earlier, False
         task_import = imports.import_create(owner=owner, uploaded=uploaded)
-        pipeline = jobs.import_pipeline(task_import.pk, owner.pk, job_id=_new_id(claimed))
+        pipeline = jobs.import_pipeline(task_import.pk, job_id=_new_id(claimed))
         task_import.job_id = pipeline.id  # the import itself; its steps follow
         task_import.save(update_fields=["job_id"])
         queue.enqueue_message_on_commit(pipeline, user=owner)
