@@ -50,6 +50,8 @@ bench: install-dev
 	$(PY) bench/lanes.py
 	$(PY) bench/sqlite_sync_modes.py
 	$(PY) bench/unique_and_ledger.py
+	$(PY) bench/interference.py
+	$(PY) -m tests.postgres_server -- $(PY) bench/interference.py --workspaces 0
 
 # 16 API clients for 60 s against gunicorn (4 workers) and run_huey, on SQLite, then on PostgreSQL.
 stress: install-dev

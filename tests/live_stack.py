@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,15 +114,15 @@ class LiveStack:
         log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 (closed with the process)
         return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_web(self, workers: int = 2) -> None:
-        self.web = self.spawn_web(self.port, workers=workers)
+    def start_web(self, workers: int = 2, threads: int = 4) -> None:
+        self.web = self.spawn_web(self.port, workers=workers, threads=threads)
 
-    def spawn_web(self, port: int, log_name: str = "web.log", workers: int = 2) -> subprocess.Popen:
-        """A gunicorn on `port` with `workers` processes of 4 threads, answering once it returns
-        (start_web: the stack's own)."""
+    def spawn_web(self, port: int, log_name: str = "web.log", workers: int = 2, threads: int = 4) -> subprocess.Popen:
+        """A gunicorn on `port` with `workers` processes of `threads` threads, answering once it
+        returns (start_web: the stack's own)."""
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         args = [gunicorn, "site_config.wsgi", "--bind", f"127.0.0.1:{port}"]
-        args += ["--workers", str(workers), "--threads", "4"]
+        args += ["--workers", str(workers), "--threads", str(threads)]
         web = self._spawn(args, log_name)
         wait_for(lambda: self._web_answers(f"http://127.0.0.1:{port}"), timeout=20, what="the web server")
         return web
@@ -135,14 +136,17 @@ class LiveStack:
             return False
         return True
 
-    def start_consumer(self, *args: str, with_test_jobs: bool = False) -> None:
-        """`manage.py run_huey`; with_test_jobs: the same command with tests/crash_jobs.py registered too."""
-        self.consumer = self.spawn_consumer(*args, with_test_jobs=with_test_jobs)
+    def start_consumer(self, *args: str, with_test_jobs: bool = False, prefix: Sequence[str] = ()) -> None:
+        """`manage.py run_huey`; with_test_jobs: the same command with tests/crash_jobs.py registered too;
+        prefix: a command that runs it, e.g. ("nice", "-n", "10")."""
+        self.consumer = self.spawn_consumer(*args, with_test_jobs=with_test_jobs, prefix=prefix)
 
-    def spawn_consumer(self, *args: str, with_test_jobs: bool = False, log_name: str = "consumer.log"):
+    def spawn_consumer(
+        self, *args: str, with_test_jobs: bool = False, log_name: str = "consumer.log", prefix: Sequence[str] = ()
+    ):
         """Another consumer process on this stack's queue (start_consumer: the stack's own)."""
         command = ["tests/consumer_with_test_jobs.py"] if with_test_jobs else ["manage.py", "run_huey"]
-        return self._spawn([sys.executable, *command, *args], log_name)
+        return self._spawn([*prefix, sys.executable, *command, *args], log_name)
 
     def kill_consumer(self) -> None:
         """SIGKILL, as the OOM killer or a power cut would: no shutdown code runs."""
