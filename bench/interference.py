@@ -148,11 +148,28 @@ def stack_for(data_dir: Path) -> LiveStack:
     return LiveStack(data_dir, **STACK_ENV)
 
 
-def start(stack: LiveStack, web_workers: int = 2, web_threads: int = 4, consumer_nice: int = 0) -> None:
+FILE_LANES = "reports,imports"
+
+
+def start(
+    stack: LiveStack, web_workers: int = 2, web_threads: int = 4, consumer_nice: int = 0, files_consumer: int = -1
+) -> None:
+    """Start the stack; with files_consumer >= 0, the file lanes run in a second consumer at that nice."""
     stack.data_dir.mkdir()
     stack.manage("migrate", "--noinput")
     stack.start_web(workers=web_workers, threads=web_threads)
-    stack.start_consumer(prefix=("nice", "-n", str(consumer_nice)) if consumer_nice else ())
+    nice = ("nice", "-n", str(consumer_nice)) if consumer_nice else ()
+    if files_consumer < 0:
+        stack.start_consumer(prefix=nice)
+    else:
+        stack.start_consumer(prefix=nice, env={"HUEY_CONSUMER_LANES": "default,emails,maintenance"})
+        files = stack.spawn_consumer(
+            "--no-periodic",
+            prefix=("nice", "-n", str(files_consumer)),
+            env={"HUEY_CONSUMER_LANES": FILE_LANES},
+            log_name="consumer.log",
+        )
+        stack.more_consumers.append(files)
     stack.wait_for_consumer()
 
 
@@ -321,6 +338,7 @@ class Phase:
     seconds: float
     everyday: list[Sample]
     heavy: list[Sample]
+    cpu: dict[str, float] = field(default_factory=dict)  # cores each process used during the phase
     locked: dict[str, int] = field(default_factory=dict)  # "database is locked" lines per log, to the next phase
     transactions: list[Transaction] = field(default_factory=list)  # logged slow write transactions, to the next phase
 
@@ -457,9 +475,11 @@ def run(
     # 1. alone
     offsets = log_sizes(stack)
     phases = [Phase("alone", os.getloadavg(), time.monotonic(), seconds, [], [])]
+    cpu = cpu_seconds(stack)
     apis, loops = everyday_phase(phases[0].started + seconds)
     for loop in loops:
         loop.join()
+    phases[0].cpu = cores_used(cpu, cpu_seconds(stack), time.monotonic() - phases[0].started)
     phases[0].everyday = [s for api in apis for s in api.samples]
     refused += [r for api in apis for r in api.refused]
     wait_for_jobs(stack, finish_timeout)
@@ -470,6 +490,7 @@ def run(
     phases.append(Phase("with heavy", os.getloadavg(), time.monotonic(), seconds, [], []))
     deadline = phases[1].started + seconds
     heavy = Heavy(Api(stack.url, heavy_token), today, days or 30, import_rows)
+    cpu = cpu_seconds(stack)
     apis, loops = everyday_phase(deadline)
     load = threading.Thread(target=heavy.run, args=(phases[1].started, deadline))
     poller = threading.Thread(target=heavy.follow)
@@ -477,6 +498,7 @@ def run(
     poller.start()
     for loop in loops:
         loop.join()
+    phases[1].cpu = cores_used(cpu, cpu_seconds(stack), time.monotonic() - phases[1].started)
     give_up = time.monotonic() + finish_timeout
     heavy.give_up = give_up
     load.join()
@@ -488,6 +510,46 @@ def run(
     read_logs(stack, phases[1], offsets2, log_sizes(stack))
     jobs = json.loads(stack.shell(JOBS))
     return Outcome(workspace, days, everyday, import_rows, phases, heavy.works, heavy.folded, jobs, unfinished, refused)
+
+
+def _process_times() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds used), of every process on the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        times[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return times
+
+
+def cpu_seconds(stack: LiveStack) -> dict[str, float]:
+    """CPU seconds used so far by the web server (its workers included), the consumer (and the
+    process it builds files in), these clients, and the whole machine."""
+    times = _process_times()
+
+    def tree(root: int) -> float:
+        pids, total = [root], 0.0
+        while pids:
+            pid = pids.pop()
+            total += times.get(pid, (0, 0.0))[1]
+            pids += [child for child, (parent, _) in times.items() if parent == pid]
+        return total
+
+    machine = sum(int(n) for n in Path("/proc/stat").read_text().split()[1:9] if n) / os.sysconf("SC_CLK_TCK")
+    idle = [int(n) for n in Path("/proc/stat").read_text().split()[4:6]]
+    return {
+        "web": tree(stack.web.pid),
+        "consumer": sum(tree(consumer.pid) for consumer in [stack.consumer, *stack.more_consumers]),
+        "clients": times[os.getpid()][1],
+        "machine": machine - sum(idle) / os.sysconf("SC_CLK_TCK"),
+    }
+
+
+def cores_used(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    return {name: (after[name] - before[name]) / seconds for name in before}
 
 
 def wait_for_jobs(stack: LiveStack, timeout: float) -> int:
@@ -576,6 +638,9 @@ def report(outcome: Outcome) -> str:
     other = Counter(s.status for s in outcome.samples() if 300 <= s.status < 500)
     if other:
         lines.append(f"other responses not 2xx: {dict(other)}")
+    for name in ("web", "consumer", "clients", "machine"):
+        cores = [phase.cpu.get(name, math.nan) for phase in outcome.phases]
+        lines.append(row(f"cores used, {name}", *cores, digits=2))
     for name in LOGS:
         counts = [phase.locked.get(name, 0) for phase in outcome.phases]
         lines.append(f"{f'locked lines, {name}':28}{counts[0]:12,}{counts[1]:12,}")
@@ -653,6 +718,12 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--web-threads", type=int, default=4, help="threads of each gunicorn process")
     parser.add_argument("--consumer-nice", type=int, default=0, help="start run_huey under `nice -n N`")
+    parser.add_argument(
+        "--files-consumer",
+        type=int,
+        default=-1,
+        help=f"N >= 0: the lanes {FILE_LANES} in a second run_huey under `nice -n N`",
+    )
     parser.add_argument("--finish-timeout", type=float, default=600, help="the longest wait for the work after a phase")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -660,7 +731,9 @@ def main() -> int:
     engine = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     print(
         f"{time.strftime('%Y-%m-%d %H:%M')}, {engine}, gunicorn {args.web_workers} workers × {args.web_threads}"
-        f" threads, run_huey nice {args.consumer_nice}, {args.everyday} everyday clients + 1 heavy,"
+        f" threads, run_huey nice {args.consumer_nice}"
+        + (f" + one for {FILE_LANES} nice {args.files_consumer}" if args.files_consumer >= 0 else "")
+        + f", {args.everyday} everyday clients + 1 heavy,"
         f" {args.seconds:g} s a phase, imports of {args.import_rows:,} rows",
         flush=True,
     )
@@ -669,7 +742,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="interference-") as tmp:
             stack = stack_for(Path(tmp) / "data")
             try:
-                start(stack, args.web_workers, args.web_threads, args.consumer_nice)
+                start(stack, args.web_workers, args.web_threads, args.consumer_nice, args.files_consumer)
                 outcome = run(
                     stack,
                     everyday=args.everyday,

@@ -328,7 +328,7 @@ HUEY_LANE_ROUTES = {
     "tasks_app.jobs.emails.task_completed_notify": "emails",
     "tasks_app.jobs.emails.digest_send": "emails",
     "tasks_app.jobs.files.report_build": "reports",
-    "tasks_app.jobs.files.import_run": "reports",
+    "tasks_app.jobs.files.import_run": "imports",
     "tasks_app.jobs.files.export_part": "reports",
     "tasks_app.jobs.files.export_combine": "reports",
     "tasks_app.jobs.files.report_cleanup": "maintenance",
@@ -340,7 +340,7 @@ HUEY_LANE_ROUTES = {
 }
 try:
     HUEY_LANES = lanes.parse_limits(
-        env_str("HUEY_LANES", "default=2,emails=2,reports=1,maintenance=1"), setting="HUEY_LANES"
+        env_str("HUEY_LANES", "default=2,emails=2,reports=1,imports=1,maintenance=1"), setting="HUEY_LANES"
     )
     # The lanes this consumer serves (a dedicated consumer for reports: HUEY_CONSUMER_LANES=reports).
     HUEY_CONSUMER_LANES = env_list("HUEY_CONSUMER_LANES") or list(HUEY_LANES)
@@ -436,6 +436,10 @@ REPORT_RETENTION_DAYS = env_int("REPORT_RETENTION_DAYS", 7)
 IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7)  # the uploaded CSV and its row report
 EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7)
 REPORT_ROW_DELAY_SECONDS = env_float("REPORT_ROW_DELAY_SECONDS", 0.0)  # slows reports down, to watch progress
+# Report files are built in a process of their own at this CPU priority (services/report_files.py);
+# inline in immediate mode.
+REPORT_BUILD_PROCESS = env_bool("REPORT_BUILD_PROCESS", not HUEY_IMMEDIATE)
+REPORT_BUILD_NICE = env_int("REPORT_BUILD_NICE", 10)
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)
 # Request bodies over this are refused with a 413 before they are read (tasks_app/middleware.py):

@@ -87,6 +87,7 @@ class LiveStack:
         }
         self.web: subprocess.Popen | None = None
         self.consumer: subprocess.Popen | None = None
+        self.more_consumers: list[subprocess.Popen] = []  # stopped with the stack
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -110,9 +111,10 @@ class LiveStack:
             with source as source_db, target as target_db:
                 source_db.backup(target_db)
 
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+    def _spawn(self, args: list[str], log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.data_dir / log_name, "ab")  # noqa: SIM115 (closed with the process)
-        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        env = {**self.env, **(env or {})}
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def start_web(self, workers: int = 2, threads: int = 4) -> None:
         self.web = self.spawn_web(self.port, workers=workers, threads=threads)
@@ -136,17 +138,25 @@ class LiveStack:
             return False
         return True
 
-    def start_consumer(self, *args: str, with_test_jobs: bool = False, prefix: Sequence[str] = ()) -> None:
+    def start_consumer(
+        self, *args: str, with_test_jobs: bool = False, prefix: Sequence[str] = (), env: dict[str, str] | None = None
+    ) -> None:
         """`manage.py run_huey`; with_test_jobs: the same command with tests/crash_jobs.py registered too;
         prefix: a command that runs it, e.g. ("nice", "-n", "10")."""
-        self.consumer = self.spawn_consumer(*args, with_test_jobs=with_test_jobs, prefix=prefix)
+        self.consumer = self.spawn_consumer(*args, with_test_jobs=with_test_jobs, prefix=prefix, env=env)
 
     def spawn_consumer(
-        self, *args: str, with_test_jobs: bool = False, log_name: str = "consumer.log", prefix: Sequence[str] = ()
+        self,
+        *args: str,
+        with_test_jobs: bool = False,
+        log_name: str = "consumer.log",
+        prefix: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ):
-        """Another consumer process on this stack's queue (start_consumer: the stack's own)."""
+        """Another consumer process on this stack's queue (start_consumer: the stack's own), with
+        these environment variables on top of the stack's."""
         command = ["tests/consumer_with_test_jobs.py"] if with_test_jobs else ["manage.py", "run_huey"]
-        return self._spawn([*prefix, sys.executable, *command, *args], log_name)
+        return self._spawn([*prefix, sys.executable, *command, *args], log_name, env)
 
     def kill_consumer(self) -> None:
         """SIGKILL, as the OOM killer or a power cut would: no shutdown code runs."""
@@ -183,8 +193,12 @@ class LiveStack:
 
     def stop(self) -> None:
         if self.web and self.web.poll() is None:
-            self.web.terminate()  # it stops while the consumer does
+            self.web.terminate()  # it stops while the consumers do
+        for consumer in self.more_consumers:
+            consumer.terminate()
         self.stop_consumer()
+        for consumer in self.more_consumers:
+            consumer.wait(timeout=15)
         if self.web:
             self.web.wait(timeout=15)
         if self.database:

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from tasks_app import jobs
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
-from tasks_app.services import imports, reports
+from tasks_app.services import imports, report_files, reports
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ class TestReports:
         report.refresh_from_db()
         assert (report.status, report.rows) == (Report.Status.SUCCEEDED, 1)
         rows = list(csv.reader(io.StringIO(report.file.read().decode("utf-8-sig"))))
-        assert rows[0] == reports.COLUMNS
+        assert rows[0] == report_files.COLUMNS
         assert [row[1] for row in rows[1:]] == ["Done one"]
 
     def test_the_date_range_applies_to_the_creation_date(self, alice):

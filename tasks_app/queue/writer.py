@@ -36,6 +36,9 @@ logger = logging.getLogger("huey")
 
 FLUSH_INTERVAL = 0.2  # seconds the writer waits for events before it acks and beats anyway
 GATHER = 0.02  # seconds a batch gathers events once the first one came
+# Events written in one transaction at most: it holds SQLite's write lock, which every request
+# and job waits for (a flush of more writes several transactions).
+MAX_BATCH = 100
 # Beat often enough that /healthz sees a live consumer as alive: 3 beats per allowed age, at most 5 s.
 HEARTBEAT_INTERVAL = min(5.0, settings.HEALTH_CONSUMER_MAX_AGE / 3)
 
@@ -76,18 +79,23 @@ class Writer:
 
         The finished messages are taken first: a job's events are buffered before its message
         counts as finished, so every message acked here has its history in this batch or an
-        earlier one. A batch that cannot be written stays buffered for the next flush (and its
-        messages stay claimed). A batch failing five times in a row is written event by event, so
-        one bad event is dropped, logged, and cannot hold the rest back.
+        earlier one. What is buffered is written MAX_BATCH events a transaction, so no one
+        transaction holds SQLite's write lock for long. A batch that cannot be written stays
+        buffered for the next flush (and its messages stay claimed). A batch failing five times in
+        a row is written event by event, so one bad event is dropped, logged, and cannot hold the
+        rest back.
         """
         finished = HUEY.take_finished() if _leased_consumer() else []
         with self._lock:
-            batch, self._pending = self._pending, []
-        if batch:
+            pending, self._pending = self._pending, []
+        for start in range(0, len(pending), MAX_BATCH):
+            batch = pending[start : start + MAX_BATCH]
             try:
                 history.write(batch)
             except Exception:
                 logger.exception("could not write %d job history events; will try again", len(batch))
+                with self._lock:
+                    self._pending[:0] = pending[start + MAX_BATCH :]
                 self._keep(batch)
                 HUEY.keep_finished(finished)
                 return

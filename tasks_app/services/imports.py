@@ -22,9 +22,10 @@ from tasks_app.services.notifications import notify
 logger = logging.getLogger(__name__)
 
 COLUMNS = {"title", "description", "status", "priority", "due_date"}
-# Rows checked outside any transaction, then inserted in one short one with the import's progress,
-# so a rerun resumes after them.
-CHUNK = 200
+# Rows checked and their INSERT compiled outside any transaction, then inserted in one short one
+# with the import's progress, so a rerun resumes after them. Small: each chunk holds SQLite's write
+# lock, and everyone's writes wait for it.
+CHUNK = 50
 
 
 class ImportFileError(Exception):
@@ -161,8 +162,9 @@ def import_run(import_id: int) -> dict | None:
                     errors.append({"line": line, "reason": task})
             created += len(good)
             done = min(start + CHUNK, len(rows))
+            insert = tasks.tasks_compile_insert(good)
             with transaction.atomic():
-                tasks.tasks_create_many(good)
+                tasks.tasks_insert(insert)
                 rows_of_import.update(rows_done=done, created=created, failed=len(errors), errors=errors)
             report_progress(done, len(rows), f"{done} of {len(rows)} rows")
     except ImportFileError as error:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 
@@ -15,13 +13,11 @@ from django.utils import timezone
 from tasks_app.models import Notification, Report, Task
 from tasks_app.queue import claims
 from tasks_app.queue.progress import report_progress
-from tasks_app.services import retention
+from tasks_app.services import report_files, retention
 from tasks_app.services.notifications import notify
-from tasks_app.services.safe_text import pdf_safe, spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ["id", "title", "status", "priority", "due_date", "owner", "created_at", "completed_at"]
 CANCEL_CHECK_EVERY = 20  # rows between looks at whether the user canceled
 
 
@@ -69,41 +65,14 @@ def _row(task: Task) -> list:
     ]
 
 
-def _csv(rows: list[list]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+# In the consumer, files are built in a process of its own (report_files' docstring says why).
+_builder = report_files.Builder(nice=settings.REPORT_BUILD_NICE) if settings.REPORT_BUILD_PROCESS else None
 
 
-def _xlsx(rows: list[list]) -> bytes:
-    from openpyxl import Workbook  # here, not at the top: it costs every process 0.15 s to import
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Tasks")
-    sheet.append(COLUMNS)
-    for row in rows:
-        sheet.append([spreadsheet_safe(cell) for cell in row])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _pdf(rows: list[list], title: str) -> bytes:
-    from fpdf import FPDF  # here, not at the top: it costs every process 0.5 s to import
-
-    pdf = FPDF(orientation="landscape")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 10, pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=8)
-    with pdf.table(col_widths=(10, 70, 20, 18, 22, 25, 28, 28), text_align="LEFT") as table:
-        table.row(COLUMNS)
-        for row in rows:
-            table.row([pdf_safe(cell) for cell in row])
-    return bytes(pdf.output())
+def _build_file(format: str, rows: list[list], title: str) -> bytes:
+    if _builder is None:
+        return report_files.build(format, rows, title)
+    return _builder.build(format, rows, title)
 
 
 def _check_not_canceled(report: Report) -> None:
@@ -141,7 +110,7 @@ def report_build(report_id: int) -> Report | None:
                 time.sleep(settings.REPORT_ROW_DELAY_SECONDS)
         _check_not_canceled(report)
         title = f"Tasks of {report.owner.get_username()}, {timezone.localdate():%Y-%m-%d}"
-        content = {"csv": _csv, "xlsx": _xlsx}.get(report.format, lambda r: _pdf(r, title))(rows)
+        content = _build_file(report.format, rows, title)
         # FieldFile.save writes the whole file under a fresh name before the row points at it.
         report.file.save(f"tasks-{report.pk}.{report.format}", ContentFile(content), save=False)
     except ReportCanceled:

@@ -1,18 +1,25 @@
-"""Django's SQLite backend, with SQLite's one write lock timed: how long each transaction waited
-for it and how long it held it, and from where.
+"""Django's SQLite backend, with SQLite's one write lock queued for per process and timed.
 
 With `transaction_mode` IMMEDIATE every `transaction.atomic()` takes the write lock at BEGIN and
 keeps it until COMMIT, so a transaction's length is what every other writer may have to wait.
-A transaction that held or waited for the lock at least DB_TRANSACTION_LOG_MS is logged (logger
-`tasks_app.db`) with the line of the app that opened it; a BEGIN that gave up ("database is
-locked") is logged with how long it waited.
+
+Queued: the threads of one process (gunicorn's, the consumer's) take turns at a lock of their
+own before BEGIN, and the next one goes the moment the last one commits. Left to SQLite, each
+waiting thread sleeps in its busy handler (1, 2, 5 … up to 100 ms between looks) and a newcomer
+can take the lock between two looks: waits of seconds behind transactions of milliseconds.
+
+Timed: a transaction that held or waited for the lock at least DB_TRANSACTION_LOG_MS is logged
+(logger `tasks_app.db`) with the line of the app that opened it; a BEGIN that gave up ("database
+is locked") is logged with how long it waited.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
@@ -23,6 +30,10 @@ logger = logging.getLogger("tasks_app.db")
 
 PROJECT = str(Path(__file__).resolve().parent.parent.parent) + "/"
 HERE = str(Path(__file__).resolve().parent) + "/"
+
+
+# One per database file: the turn of this process's threads to write to it.
+_writers: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
 def origin() -> str:
@@ -39,11 +50,19 @@ def origin() -> str:
 class DatabaseWrapper(base.DatabaseWrapper):
     write_lock_taken_at: float | None = None
     write_lock_waited = 0.0
+    _turn: threading.Lock | None = None  # this process's turn to write, while this connection has it
 
     def _start_transaction_under_autocommit(self) -> None:
         asked = time.monotonic()
+        turn = _writers[str(self.settings_dict["NAME"])]
         try:
-            super()._start_transaction_under_autocommit()
+            if not turn.acquire(timeout=self.settings_dict["OPTIONS"].get("timeout", 5)):
+                raise OperationalError("database is locked")
+            try:
+                super()._start_transaction_under_autocommit()
+            except BaseException:
+                turn.release()
+                raise
         except OperationalError as error:
             logger.warning(
                 "%s: waited %.1f s for the write lock on %s, from %s",
@@ -53,6 +72,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 origin(),
             )
             raise
+        self._turn = turn
         self.write_lock_taken_at = time.monotonic()
         self.write_lock_waited = self.write_lock_taken_at - asked
 
@@ -68,7 +88,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         finally:
             self._write_lock_released()
 
+    def _close(self) -> None:
+        try:
+            super()._close()  # inside a transaction: SQLite rolls it back
+        finally:
+            self._write_lock_released()
+
     def _write_lock_released(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is not None:
+            turn.release()
         taken, self.write_lock_taken_at = self.write_lock_taken_at, None
         if taken is None:
             return

@@ -12,8 +12,9 @@ from tasks_app.services import emails, tasks
 
 def task_create(*, created_by, **fields) -> Task:
     """Create a task; its owner is notified by `task_assigned_notify` after the commit."""
+    task = tasks.task_build(created_by=created_by, **fields)  # checked before the write lock is taken
     with transaction.atomic():
-        task = tasks.task_create(created_by=created_by, **fields)
+        tasks.task_save_new(task)
         queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=created_by)
     return task
 
@@ -22,8 +23,9 @@ def task_update(task: Task, *, by, **fields) -> Task:
     """Change a task; when that completes it, its owner is emailed by `task_completed_notify`."""
     # Read from the database: a ModelForm has already copied the new status onto `task`.
     was_done = Task.objects.filter(pk=task.pk, status=Task.Status.DONE).exists()
+    tasks.task_change(task, **fields)  # checked before the write lock is taken
     with transaction.atomic():
-        tasks.task_update(task, **fields)
+        tasks.task_save(task)
         if task.status == Task.Status.DONE and not was_done:
             queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=by)
     return task
