@@ -54,11 +54,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _start_transaction_under_autocommit(self) -> None:
         asked = time.monotonic()
+        timeout = self.settings_dict["OPTIONS"].get("timeout", 5)
         turn = _writers[str(self.settings_dict["NAME"])]
         try:
-            if not turn.acquire(timeout=self.settings_dict["OPTIONS"].get("timeout", 5)):
+            if not turn.acquire(timeout=timeout):
                 raise OperationalError("database is locked")
             try:
+                # SQLite waits for other processes' writers for what is left of the same timeout.
+                left = max(timeout - (time.monotonic() - asked), 0)
+                self.connection.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
                 super()._start_transaction_under_autocommit()
             except BaseException:
                 turn.release()

@@ -23,7 +23,7 @@ def stack(tmp_path):
 
 def test_everyday_clients_beside_a_heavy_one_get_no_error_and_all_work_succeeds(stack):
     interference.start(stack)
-    outcome = interference.run(stack, everyday=4, seconds=8, import_rows=IMPORT_ROWS, finish_timeout=120)
+    outcome = interference.run(stack, everyday=4, seconds=5, import_rows=IMPORT_ROWS, finish_timeout=120)
     figures = interference.report(outcome)
     print(figures)
 
