@@ -1,13 +1,14 @@
 """Interference: how much one person's heavy background work slows everyone else's requests.
 
     .venv/bin/python bench/interference.py [--everyday 8] [--seconds 60] [--workspaces 0,50000]
-        [--web-workers 2] [--web-threads 4] [--consumer-nice 0] [--import-rows 2000]
+        [--web-workers 2] [--web-threads 4] [--consumer-nice 0] [--files-consumer -1] [--import-rows 2000]
     .venv/bin/python -m tests.postgres_server -- .venv/bin/python bench/interference.py --workspaces 0
 
 The stack is `tests/live_stack.py`'s, as `make run` runs it on one server: a temporary DATA_DIR,
 gunicorn with `--web-workers` processes of `--web-threads` threads, one `manage.py run_huey` with
-its default workers (the sum of its lanes; started under `nice -n N` with `--consumer-nice N`), on
-SQLite, or in a database of its own when DATABASE_URL names a PostgreSQL server. The API throttle
+its default workers (the sum of its lanes; started under `nice -n N` with `--consumer-nice N`;
+with `--files-consumer N` it serves all but the lanes FILE_LANES, which a second `run_huey
+--no-periodic` serves under `nice -n N`), on SQLite, or in a database of its own when DATABASE_URL names a PostgreSQL server. The API throttle
 and the e-mail rate limit are set far above what the clients reach, and DB_TRANSACTION_LOG_MS=10
 makes the web server and the consumer log each app-database write transaction that held the write
 lock for 10 ms or more (logger `tasks_app.db`: held=, waited=, origin=).
@@ -33,7 +34,9 @@ Two phases on one stack, each `--seconds` long:
 
 Printed per workspace size: the everyday clients' requests/s (requests sent in the phase, divided
 by its length) and p50/p95/p99/max latency (all kinds together, and p50/p99 per kind), alone and
-with the heavy client; responses 5xx and unanswered per phase and client; "database is locked"
+with the heavy client; the cores the web server, the consumer (with the processes it starts), the
+clients and the whole machine used in each phase (from /proc); responses 5xx and unanswered per
+phase and client; "database is locked"
 lines the web and consumer logs gained per phase; jobs that did not succeed; the imports and
 reports (how many, request to done p50/max); the longest write transactions by origin; the issue's
 targets as PASS/FAIL lines (they do not change the exit status). It exits 1 when a result is wrong:
