@@ -20,7 +20,7 @@ run: install
 	@$(RUN_ENV) $(PY) manage.py ensure_admin
 	@echo
 	@echo "  Task tracker: http://$(WEB_BIND)/   (admin: http://$(WEB_BIND)/admin/, API docs: http://$(WEB_BIND)/api/docs/)"
-	@echo "  Log in with the admin user above. Web server and Huey consumer start now; Ctrl-C stops both."
+	@echo "  Log in with the admin user above. The web server and the Huey consumers start now; Ctrl-C stops them."
 	@echo
 	@$(RUN_ENV) $(VENV)/bin/honcho start
 

@@ -1,14 +1,14 @@
 """Interference: how much one person's heavy background work slows everyone else's requests.
 
     .venv/bin/python bench/interference.py [--everyday 8] [--seconds 60] [--workspaces 0,50000]
-        [--web-workers 2] [--web-threads 4] [--consumer-nice 0] [--files-consumer -1] [--import-rows 2000]
+        [--web-workers 2] [--web-threads 4] [--consumer-nice 0] [--files-consumer 10] [--import-rows 2000]
     .venv/bin/python -m tests.postgres_server -- .venv/bin/python bench/interference.py --workspaces 0
 
 The stack is `tests/live_stack.py`'s, as `make run` runs it on one server: a temporary DATA_DIR,
 gunicorn with `--web-workers` processes of `--web-threads` threads, one `manage.py run_huey` with
-its default workers (the sum of its lanes; started under `nice -n N` with `--consumer-nice N`;
-with `--files-consumer N` it serves all but the lanes FILE_LANES, which a second `run_huey
---no-periodic` serves under `nice -n N`), on SQLite, or in a database of its own when DATABASE_URL names a PostgreSQL server. The API throttle
+its default workers (the sum of its lanes; started under `nice -n N` with `--consumer-nice N`)
+serving all but the lanes FILE_LANES, which a second `run_huey --no-periodic` serves under `nice
+-n 10` (`--files-consumer N`; -1: one consumer serves every lane), on SQLite, or in a database of its own when DATABASE_URL names a PostgreSQL server. The API throttle
 and the e-mail rate limit are set far above what the clients reach, and DB_TRANSACTION_LOG_MS=10
 makes the web server and the consumer log each app-database write transaction that held the write
 lock for 10 ms or more (logger `tasks_app.db`: held=, waited=, origin=).
@@ -155,9 +155,10 @@ FILE_LANES = "reports,imports"
 
 
 def start(
-    stack: LiveStack, web_workers: int = 2, web_threads: int = 4, consumer_nice: int = 0, files_consumer: int = -1
+    stack: LiveStack, web_workers: int = 2, web_threads: int = 4, consumer_nice: int = 0, files_consumer: int = 10
 ) -> None:
-    """Start the stack; with files_consumer >= 0, the file lanes run in a second consumer at that nice."""
+    """Start the stack as `make run` does; with files_consumer >= 0 the file lanes run in a second
+    consumer at that nice (the Procfile's `files`), with -1 in the one consumer."""
     stack.data_dir.mkdir()
     stack.manage("migrate", "--noinput")
     stack.start_web(workers=web_workers, threads=web_threads)
@@ -724,8 +725,8 @@ def main() -> int:
     parser.add_argument(
         "--files-consumer",
         type=int,
-        default=-1,
-        help=f"N >= 0: the lanes {FILE_LANES} in a second run_huey under `nice -n N`",
+        default=10,
+        help=f"the lanes {FILE_LANES} in a second run_huey under `nice -n N`, as `make run` does; -1: one consumer",
     )
     parser.add_argument("--finish-timeout", type=float, default=600, help="the longest wait for the work after a phase")
     parser.add_argument("--seed", type=int, default=1)

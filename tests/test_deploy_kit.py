@@ -100,6 +100,7 @@ def test_the_kit_is_complete():
     assert {
         "tasks-web.service",
         "tasks-consumer.service",
+        "tasks-consumer-files.service",
         "tasks-consumer-extra@.service",
     } <= names
     assert (DEPLOY / "tasks-manage").stat().st_mode & stat.S_IXUSR, "deploy/tasks-manage is not executable"
@@ -141,7 +142,11 @@ def consumers() -> list[Path]:
 
 
 def test_consumers_stop_gracefully_within_their_stop_timeout():
-    assert [path.name for path in consumers()] == ["tasks-consumer-extra@.service", "tasks-consumer.service"]
+    assert [path.name for path in consumers()] == [
+        "tasks-consumer-extra@.service",
+        "tasks-consumer-files.service",
+        "tasks-consumer.service",
+    ]
     source = (ROOT / "site_config" / "settings.py").read_text()
     default = int(re.search(r'env_int\("HUEY_SHUTDOWN_TIMEOUT", (\d+)\)', source)[1])
     # ... or the value the example environment file sets, if it sets one.
@@ -164,6 +169,31 @@ def test_web_server_stops_gracefully_within_its_stop_timeout():
 def test_only_one_consumer_runs_the_scheduler():
     with_scheduler = [path.name for path in consumers() if "--no-periodic" not in one(service(path), "ExecStart")]
     assert with_scheduler == ["tasks-consumer.service"]
+
+
+def procfile_consumers() -> dict[str, str]:
+    """The Procfile's run_huey processes: name -> command."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {name: command for name, _, command in (line.partition(": ") for line in lines) if "run_huey" in command}
+
+
+def lanes_of(environment: str) -> set[str]:
+    return set(re.search(r"HUEY_CONSUMER_LANES=([\w,]+)", environment)[1].split(","))
+
+
+def test_make_run_and_the_units_split_the_lanes_alike_the_file_lanes_niced():
+    """One consumer serves the file lanes at a lower CPU priority, the other every other lane and the scheduler."""
+    procfile = procfile_consumers()
+    assert sorted(procfile) == ["files", "worker"]
+    assert lanes_of(procfile["worker"]) | lanes_of(procfile["files"]) == set(settings.HUEY_LANES)
+    assert not lanes_of(procfile["worker"]) & lanes_of(procfile["files"])
+    assert "nice -n 10" in procfile["files"] and "--no-periodic" in procfile["files"]
+    assert "nice" not in procfile["worker"] and "--no-periodic" not in procfile["worker"]
+    for name, path in [("worker", "tasks-consumer.service"), ("files", "tasks-consumer-files.service")]:
+        unit = service(DEPLOY / path)
+        assert lanes_of(" ".join(unit["Environment"])) == lanes_of(procfile[name]), path
+    assert one(service(DEPLOY / "tasks-consumer-files.service"), "Nice") == "10"
+    assert "Nice" not in service(DEPLOY / "tasks-consumer.service")
 
 
 @pytest.mark.parametrize("path", SERVICES, ids=lambda path: path.name)
