@@ -1,4 +1,8 @@
-"""Creating, changing and deleting tasks; each write changes its owners' task counts in its transaction."""
+"""Creating, changing and deleting tasks; each write changes its owners' task counts in its transaction.
+
+Their transactions take no savepoint inside a caller's (a workflow's): two statements fewer under
+SQLite's write lock, and an error rolls the whole write back anyway.
+"""
 
 from dataclasses import dataclass
 
@@ -32,7 +36,7 @@ def task_create(*, created_by, **fields) -> Task:
 
 def task_save_new(task: Task) -> Task:
     """Save a task made by task_build, and count it."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         task.save()
         counts_change(added=[task_state(task)])
     return task
@@ -84,7 +88,7 @@ def task_change(task: Task, **fields) -> Task:
 
 def task_save(task: Task) -> Task:
     """Save a task changed by task_change, moving it in its owners' counts."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # Read in the transaction: the state these counts hold is the one this write replaces.
         before = Task.objects.filter(pk=task.pk).values_list("owner_id", "status", "due_date").first()
         task.save()
@@ -98,7 +102,7 @@ def task_complete(task: Task) -> Task:
 
 def task_delete(task: Task) -> None:
     """Delete a task."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         before = Task.objects.filter(pk=task.pk).values_list("owner_id", "status", "due_date").first()
         task.delete()
         counts_change(removed=[before] if before else [])
