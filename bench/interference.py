@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import json
 import math
 import os
@@ -66,6 +65,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.timed_request import Sample, timed_request  # noqa: E402
 from tests.live_stack import LiveStack  # noqa: E402
 
 STACK_ENV = {
@@ -178,14 +178,6 @@ def start(
 
 
 @dataclass
-class Sample:
-    kind: str
-    status: int  # 0: no answer (connection refused or reset, timeout)
-    at: float  # time.monotonic() when it was sent
-    seconds: float
-
-
-@dataclass
 class Api:
     """One user's requests, each on a fresh connection, recorded as Samples."""
 
@@ -196,21 +188,9 @@ class Api:
 
     def call(self, kind: str, method: str, path: str, body: bytes | None = None, content_type: str = "") -> tuple:
         """One request; returns (status, decoded JSON body or {})."""
-        host, port = self.url.removeprefix("http://").split(":")
-        headers = {"Authorization": f"Token {self.token}"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        connection = http.client.HTTPConnection(host, int(port), timeout=60)
-        at, started = time.monotonic(), time.perf_counter()
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            status, data = response.status, response.read()
-        except (OSError, http.client.HTTPException) as error:
-            status, data = 0, str(error).encode()
-        finally:
-            connection.close()
-        self.samples.append(Sample(kind, status, at, time.perf_counter() - started))
+        sample, data = timed_request(self.url, self.token, kind, method, path, body, content_type, timeout=60)
+        self.samples.append(sample)
+        status = sample.status
         if not 200 <= status < 300:
             if len(self.refused) < 20:
                 self.refused.append(f"{method} {path}: {status} {data[:200]!r}")

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import json
 import random
 import re
@@ -51,6 +50,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.timed_request import Sample, timed_request  # noqa: E402
 from tests.live_stack import LiveStack, wait_for  # noqa: E402
 
 STACK_ENV = {"API_TOKEN_RATE": "1000000/minute", "EMAIL_RATE_LIMIT_PER_MINUTE": "1000000"}
@@ -118,14 +118,6 @@ def start(stack: LiveStack, web_workers: int) -> None:
 
 
 @dataclass
-class Sample:
-    kind: str
-    status: int  # 0: no answer (connection refused or reset, timeout)
-    at: float  # time.monotonic() when it was sent
-    seconds: float
-
-
-@dataclass
 class Client:
     """One API user's loop; its tallies are what the database must show afterwards."""
 
@@ -146,21 +138,9 @@ class Client:
 
     def call(self, kind: str, method: str, path: str, body: bytes | None = None, content_type: str = "") -> tuple:
         """One request on a fresh connection; returns (status, body), recorded as a Sample."""
-        host, port = self.url.removeprefix("http://").split(":")
-        headers = {"Authorization": f"Token {self.token}"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        at, started = time.monotonic(), time.perf_counter()
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            status, data = response.status, response.read()
-        except (OSError, http.client.HTTPException) as error:
-            status, data = 0, str(error).encode()
-        finally:
-            connection.close()
-        self.samples.append(Sample(kind, status, at, time.perf_counter() - started))
+        sample, data = timed_request(self.url, self.token, kind, method, path, body, content_type, timeout=30)
+        self.samples.append(sample)
+        status = sample.status
         if not 200 <= status < 300:
             self.refused.append(f"{method} {path}: {status} {data[:200]!r}")
             return status, {}
