@@ -147,6 +147,12 @@ class TestUserTaskStats:
             stats = user_stats.user_stats_for(alice)
             assert (stats.open, stats.done, stats.overdue, stats.counted_on) == (2, 0, 1, datetime.date(2026, 1, 6))
 
+    def test_a_task_written_around_the_services_never_makes_a_later_write_fail(self, alice):
+        user_stats.user_stats_for(alice)  # counted: nothing open
+        task = make_task(alice, title="Made in a shell, not counted")
+        tasks.task_delete(task)
+        assert counts(alice) == (0, 0, 0)  # not -1: the count stays at 0 until the next recount
+
     def test_a_person_never_counted_is_counted_on_the_first_read(self, alice):
         tasks.task_create(created_by=alice, title="Before any count")
         assert not UserTaskStats.objects.filter(user=alice).exists()  # a write counts nothing

@@ -13,7 +13,8 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Case, F, IntegerField, When
+from django.db.models import Case, F, PositiveIntegerField, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from tasks_app.models import Task, UserTaskStats
@@ -46,16 +47,18 @@ def counts_change(*, removed: Iterable[TaskState] = (), added: Iterable[TaskStat
     for owner_id, (opened, done, overdue) in change.items():
         if opened or done or overdue:
             UserTaskStats.objects.filter(user_id=owner_id).update(
-                open=F("open") + opened,
-                done=F("done") + done,
-                overdue=Case(
-                    When(counted_on=today, then=F("overdue") + overdue),
-                    default=F("overdue"),
-                    output_field=IntegerField(),
-                ),
+                open=_plus("open", opened),
+                done=_plus("done", done),
+                overdue=Case(When(counted_on=today, then=_plus("overdue", overdue)), default=F("overdue")),
                 version=F("version") + 1,
                 updated_at=timezone.now(),
             )
+
+
+def _plus(name: str, change: int) -> Greatest:
+    """The count `name` plus `change`, never below 0: tasks written around the services (a shell,
+    a script) would otherwise make a later write fail on the column's check until the next recount."""
+    return Greatest(F(name) + change, Value(0), output_field=PositiveIntegerField())
 
 
 def counts_outdated(user_ids: Iterable[int]) -> None:
