@@ -41,11 +41,11 @@ class RequestSizeLimitMiddleware:
 
 
 class DatabaseBusyMiddleware:
-    """A 503 with Retry-After when a write still cannot get the database's lock, instead of a 500.
+    """A 503 with Retry-After when a write still cannot get SQLite's write lock, instead of a 500.
 
     SQLite's writers wait for its one write lock up to the busy timeout (SQLITE_BUSY_TIMEOUT), then
-    fail with "database is locked"; PostgreSQL's lock_timeout, where one is set, fails the same way.
-    Nothing was written (the transaction is rolled back), so the client may simply try again.
+    fail with "database is locked". Nothing was written (the transaction is rolled back), so the
+    client may simply try again.
     """
 
     RETRY_AFTER_SECONDS = 5
@@ -58,7 +58,7 @@ class DatabaseBusyMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_lock_timeout(exception):
+        if not (isinstance(exception, OperationalError) and "database is locked" in str(exception)):
             return None
         logger.warning("answered 503 to %s %s: %s", request.method, request.path, exception)
         if request.path.startswith("/api/"):
@@ -68,11 +68,3 @@ class DatabaseBusyMiddleware:
         response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
         response._has_been_logged = True  # logged above, as a warning: no "Service Unavailable" error line
         return response
-
-
-def is_lock_timeout(error: Exception) -> bool:
-    """Whether `error` is a write that gave up waiting for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout)."""
-    if not isinstance(error, OperationalError):
-        return False
-    cause = error.__cause__
-    return "database is locked" in str(error) or getattr(cause, "sqlstate", None) == "55P03"

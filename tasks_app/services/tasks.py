@@ -73,7 +73,8 @@ def tasks_insert(insert: CompiledInsert) -> None:
 
 def task_update(task: Task, **fields) -> Task:
     """Change a task's fields; completed_at follows the status."""
-    return task_save(task_change(task, **fields))
+    task_save(task_change(task, **fields))
+    return task
 
 
 def task_change(task: Task, **fields) -> Task:
@@ -86,14 +87,15 @@ def task_change(task: Task, **fields) -> Task:
     return task
 
 
-def task_save(task: Task) -> Task:
-    """Save a task changed by task_change, moving it in its owners' counts."""
+def task_save(task: Task) -> TaskState | None:
+    """Save a task changed by task_change, moving it in its owners' counts; return the state it
+    replaced (None if the row was gone)."""
     with transaction.atomic(savepoint=False):
         # Read in the transaction: the state these counts hold is the one this write replaces.
         before = Task.objects.filter(pk=task.pk).values_list("owner_id", "status", "due_date").first()
         task.save()
         counts_change(removed=[before] if before else [], added=[task_state(task)])
-    return task
+    return before
 
 
 def task_complete(task: Task) -> Task:

@@ -21,11 +21,12 @@ def task_create(*, created_by, **fields) -> Task:
 
 def task_update(task: Task, *, by, **fields) -> Task:
     """Change a task; when that completes it, its owner is emailed by `task_completed_notify`."""
-    # Read from the database: a ModelForm has already copied the new status onto `task`.
-    was_done = Task.objects.filter(pk=task.pk, status=Task.Status.DONE).exists()
     tasks.task_change(task, **fields)  # checked before the write lock is taken
     with transaction.atomic():
-        tasks.task_save(task)
+        # The state it replaces, read in the transaction (a ModelForm has already copied the new
+        # status onto `task`): of two completions at once, one emails.
+        before = tasks.task_save(task)
+        was_done = before is not None and before[1] == Task.Status.DONE
         if task.status == Task.Status.DONE and not was_done:
             queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=by)
     return task
