@@ -416,6 +416,8 @@ JOB_REDACTED_ARGUMENTS = env_list("JOB_REDACTED_ARGUMENTS", "password,secret,tok
 # /healthz answers 503 when the consumer's heartbeat or the oldest pending job is older than these.
 HEALTH_CONSUMER_MAX_AGE = env_int("HEALTH_CONSUMER_MAX_AGE", 30)
 HEALTH_PENDING_MAX_AGE = env_int("HEALTH_PENDING_MAX_AGE", 300)
+# ... or when a live consumer's job history writer has not written everything for this long.
+HEALTH_HISTORY_MAX_AGE = env_int("HEALTH_HISTORY_MAX_AGE", 60)
 # ... or, per lane, older than these ("reports=1800"); lanes not listed use HEALTH_PENDING_MAX_AGE.
 try:
     HEALTH_LANE_MAX_AGE = lanes.parse_limits(

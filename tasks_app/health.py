@@ -1,5 +1,7 @@
 """GET /healthz: is the database writable, the queue reachable, the consumer alive and keeping up?"""
 
+import datetime
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection, transaction
@@ -41,6 +43,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["queue_reachable"] = False
 
     newest_beat = ConsumerHeartbeat.objects.order_by("-beat_at").values_list("beat_at", flat=True).first()
+    live = ConsumerHeartbeat.objects.filter(
+        beat_at__gte=timezone.now() - datetime.timedelta(seconds=settings.HEALTH_CONSUMER_MAX_AGE)
+    )
+    behind = {beat.consumer_id: _age(beat.history_flushed_at) for beat in live if beat.history_flushed_at}
+    checks["history_writer_age"] = max(behind.values(), default=None)
     oldest_by_lane = dict(
         JobRun.objects.filter(state=JobRun.State.PENDING)
         .values("lane")
@@ -62,6 +69,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         problems.append("no consumer is running")
     elif checks["consumer_heartbeat_age"] > settings.HEALTH_CONSUMER_MAX_AGE:
         problems.append(f"consumer heartbeat older than {settings.HEALTH_CONSUMER_MAX_AGE}s")
+    for consumer_id, age in sorted(behind.items()):
+        if age > settings.HEALTH_HISTORY_MAX_AGE:
+            problems.append(f"consumer {consumer_id} has not written its job history for {age:.0f}s")
     for lane, age in checks["oldest_pending_age_by_lane"].items():
         limit = settings.HEALTH_LANE_MAX_AGE.get(lane, settings.HEALTH_PENDING_MAX_AGE)
         if age > limit:

@@ -198,6 +198,17 @@ class TestLeases:
         assert released(release_dead(storage, LONG_LEASE, B)) == [(b"a", A)]
         assert sizes(storage) == (1, 0, 0)
 
+    def test_a_consumer_in_another_process_table_of_this_host_is_judged_by_its_beat_only(self, storage):
+        # A container with host networking: the same host name, its own pid namespace.
+        put(storage, "a")
+        claim(storage, A)
+        set_consumer(storage, A, "pid", exited_pid())
+        set_consumer(storage, A, "pid_namespace", "pid:[1]")
+
+        assert release_dead(storage, LONG_LEASE, B) == []
+        age_beat(storage, A, 2 * LEASE)
+        assert released(release_dead(storage, LEASE, B)) == [(b"a", A)]
+
     def test_a_predecessor_with_our_own_pid_is_dead_but_the_current_consumer_is_not(self, storage):
         # A container restarts its process with the same pid: A is B's predecessor.
         put(storage, "a", "b")
@@ -399,9 +410,10 @@ class TestHueyOnTheLeasedQueue:
         task = huey.dequeue()
         assert sizes(huey.storage) == (0, 1, 0)
         huey.execute(task)
-        assert sizes(huey.storage) == (0, 1, 0)  # acked only once its history is written
+        assert sizes(huey.storage) == (0, 0, 0)  # done, no longer counted as claimed...
+        assert rows_in(huey.storage, "message") == 1  # ...and acked only once its history is written
         huey.ack(huey.take_finished())
-        assert sizes(huey.storage) == (0, 0, 0)
+        assert rows_in(huey.storage, "message") == 0
         assert (ran, result.get()) == ([1], 1)
 
     def test_a_job_whose_consumer_died_runs_again_on_the_next_beat(self, huey):
@@ -412,7 +424,7 @@ class TestHueyOnTheLeasedQueue:
         set_consumer(huey.storage, "dead", "pid", exited_pid())
         orphaned, redelivered = received(huey, SIGNAL_ORPHANED), received(huey, SIGNAL_REDELIVERED)
 
-        huey.beat()
+        huey.release_orphans()
         run_ready(huey)
         assert ran == [7]
         assert orphaned == redelivered == [job.id]

@@ -107,6 +107,8 @@ class ConsumerHeartbeat(models.Model):
     workers = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     beat_at = models.DateTimeField(db_index=True)
+    # The last time its history writer had written (and acked) everything it was given.
+    history_flushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-beat_at"]

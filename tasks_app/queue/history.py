@@ -175,6 +175,18 @@ def write(events: list[Event]) -> None:
             insert_events(cursor, [event for event in events if event.identity and event.job_id in runs])
 
 
+def unwritten(events: list[Event]) -> list[Event]:
+    """Those of `events` not yet in the history (a consumer that died may have written some)."""
+    if not events:
+        return []
+    written = set(
+        JobEvent.objects.filter(
+            job_id__in={event.job_id for event in events}, at__in={event.at for event in events}
+        ).values_list("job_id", "kind", "at")
+    )
+    return [event for event in events if (event.job_id, event.kind, event.at) not in written]
+
+
 def _inherit_starter(events: list[Event], runs: dict) -> None:
     """A job enqueued by another job (a next step, a chord's callback) belongs to the same person."""
     orphans = [e for e in events if e.parent_id and e.changes.get("triggered_by_id", 0) is None]

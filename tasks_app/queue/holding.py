@@ -2,7 +2,8 @@
 
 Huey's way to skip a job from a pre-execute hook, CancelExecution, also reports the job as
 skipped to its chord: pausing `export_part` would fail every export. Here a receiver of the
-`ready` signal sets `task.hold_until`, and the job goes back to the schedule untouched.
+`ready` signal sets `task.held`, and the job goes back to the schedule untouched (with
+`task.hold_until`, when it looks again), or, on the leased queue, aside until it is resumed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ SIGNAL_READY = "ready"
 class HoldingMixin:
     def execute(self, task, timestamp=None):
         self._emit(SIGNAL_READY, task)
-        hold_until = getattr(task, "hold_until", None)
-        if hold_until is None:
+        if not getattr(task, "held", False):
             return super().execute(task, timestamp)
-        task.hold_until, task.eta = None, hold_until
-        self.add_schedule(task)
+        task.held = False
+        self.hold(task)
         return None
+
+    def hold(self, task) -> None:
+        """Back to the schedule until `task.hold_until`, when it looks again (the leased queue
+        keeps it aside until resumed instead)."""
+        task.hold_until, task.eta = None, task.hold_until
+        self.add_schedule(task)
 
 
 class HoldingRedisHuey(LedgerMixin, HoldingMixin, PriorityRedisHuey):

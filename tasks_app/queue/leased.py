@@ -1,26 +1,45 @@
-"""Huey on the leased storage: a consumer claims a message, runs it, and acks it only once Huey
-is done with it (and its history is written), so a consumer that dies loses no job.
+"""Huey on the leased storage: a consumer claims a message, runs it, and marks it done in one
+queue transaction with everything Huey writes after the job's own code (a pipeline's next step,
+a chord's count and callback, a retry, a paused run held back), so a consumer killed at any
+point neither loses a job nor writes a follow-up twice.
 
 `LeasedSqliteHuey` (or `LeasedPostgresHuey`) is the `huey_class` of settings.HUEY. It changes
 where Huey touches the queue and nothing else: chords, pipelines, locks, rate limits, priorities
-and revoke are Huey's own. With several consumers, each periodic job runs once per tick
-(`periodic`: the ledger of ticks).
+and revoke are Huey's own. Outside a running consumer (a script that calls `dequeue()` and
+`execute()`, Huey's own tests) it behaves as stock Huey. With several consumers, each periodic
+job runs once per tick (`periodic`: the ledger of ticks).
+
+A job's run, in the consumer: claimed (`dequeue`); its body runs, writing to the queue as it
+goes; then what Huey writes afterwards waits in the job's *outbox* and its history events are
+kept aside; one transaction checks the claim is still this consumer's, applies the outbox and
+marks the message done with the events on it. The history writer (`writer`) writes the events
+to the app's database, then acks (deletes) the message. A consumer that dies before the mark
+leaves a message that runs again; one that dies after it leaves a done message, whose events
+the next consumer writes (`orphaned`) before deleting it. Leases are renewed by a thread of their
+own (`LeaseKeeper`) that touches only the queue's database, so a slow app database never makes
+a live consumer look dead.
+
 Its extra signals tell the job history what only the queue knows:
 
-- `orphaned`: the consumer that held the job died; once the receivers have recorded it, the job
-  goes back to the queue.
-- `redelivered`: a job runs again after such a death; a receiver may set `task.skip_reason`
-  when the job already finished (its ack was lost with the consumer), and it is not run again.
+- `orphaned`: the consumer that held the job died; once the receivers have recorded it (and, for
+  a job that had finished, written the events it left, `task.finished_events`), the job goes back
+  to the queue, or away when it had finished.
+- `redelivered`: a job runs again after such a death.
 - `gave-up`: the job was delivered `max_deliveries` times and never finished; it is not run.
+- `finished`: a job's run is done and its message marked so: `task.finished_events` are its
+  history events, to write before the message is acked.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import os
+import pickle
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -31,6 +50,7 @@ from huey.exceptions import ConfigurationError
 from huey.utils import Error
 
 from tasks_app.queue import lanes, wakeup
+from tasks_app.queue.context import current
 from tasks_app.queue.holding import HoldingMixin
 from tasks_app.queue.periodic import LedgerMixin
 from tasks_app.queue.postgres import LeasedPostgresStorage
@@ -46,6 +66,9 @@ class GaveUp(Exception):
 SIGNAL_ORPHANED = "orphaned"
 SIGNAL_REDELIVERED = "redelivered"
 SIGNAL_GAVE_UP = "gave-up"
+SIGNAL_FINISHED = "finished"
+
+RETRY_FIRST, RETRY_MAX = 0.05, 5.0  # seconds between tries to mark a job done: doubling up to the max
 
 
 class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
@@ -69,8 +92,11 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         self._lanes_lock = threading.Lock()
         self.consumer_id: str | None = None  # set while this process runs a consumer
         self._stopping = threading.Event()  # set as the consumer stops: claim nothing more
+        self._abandoned = False  # stopped while jobs still ran: their claims stay until the process ends
         self._waker: wakeup.Waker | None = None
-        self._finished: list[int] = []  # claims Huey is done with, acked once their history is written
+        self._lease_keeper: LeaseKeeper | None = None
+        self._local = threading.local()  # .outbox: the queue writes Huey makes after a job's body
+        self._finished: list[int] = []  # messages marked done, acked once their history is written
         self._finished_lock = threading.Lock()
 
     def create_consumer(self, **options):
@@ -82,19 +108,24 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
     # -- enqueueing (any process) ----------------------------------------------------------------
 
     def enqueue(self, task):
+        if self._later(self.enqueue, task):
+            return None
         if not isinstance(task, Task) or self._immediate:
             return super().enqueue(task)  # groups and chords come back here one task at a time
         if task.expires:
             task.resolve_expires(self.utc)
         task.message_data = self.serialize_task(task)  # serialized once: the history keeps it too
         self._emit(S.SIGNAL_ENQUEUED, task)
-        self.storage.enqueue(task.message_data, task.priority, job_id=task.id, lane=self.lane_of(task))
+        once = getattr(task, "handed_over", False)
+        self.storage.enqueue(task.message_data, task.priority, job_id=task.id, lane=self.lane_of(task), once=once)
         if not self.results:
             return None
         results = self._pipeline_results(task)
         return ResultGroup(results) if len(results) > 1 else results[0]
 
     def add_schedule(self, task):
+        if self._later(self.add_schedule, task):
+            return None
         if self._immediate:
             return super().add_schedule(task)
         eta = task.eta or datetime.datetime.fromtimestamp(0)
@@ -103,6 +134,45 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         logger.info("Added task %s to schedule, eta %s", task.id, eta)
         self._emit(S.SIGNAL_SCHEDULED, task)
         return None
+
+    @property
+    def holds_until_resumed(self) -> bool:
+        """Whether a paused job's runs wait aside until resumed (immediate mode: as on any Huey)."""
+        return not self._immediate
+
+    def hold(self, task) -> None:
+        """Keep this run of a paused job aside until the job is resumed (`resume`)."""
+        if self._immediate:
+            return super().hold(task)
+        if self._later(self.hold, task):
+            return
+        name = self._registry.task_to_string(type(task))
+        self.storage.hold(self.serialize_task(task), name, task.priority, job_id=task.id, lane=self.lane_of(task))
+
+    def resume(self, name: str) -> int:
+        """Put the held runs of job `name` back in the queue now; return how many."""
+        return self.storage.unhold(name)
+
+    def put_result(self, key, data):
+        if not self._later(self.put_result, key, data):
+            super().put_result(key, data)
+
+    def delete(self, key):
+        if not self._later(self.delete, key):
+            return super().delete(key)
+        return None
+
+    def _check_chord(self, cc, value):
+        if not self._later(self._check_chord, cc, value):
+            super()._check_chord(cc, value)
+
+    def _later(self, method: Callable, *args) -> bool:
+        """Inside a claimed job's run, outside its body: keep the call for the job's outbox."""
+        outbox = getattr(self._local, "outbox", None)
+        if outbox is None:
+            return False
+        outbox.append(functools.partial(method, *args))
+        return True
 
     def read_schedule(self, timestamp=None):
         """Due delayed jobs move into the queue inside the storage, in one transaction, so the
@@ -120,10 +190,18 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         self.consumer_id = f"{HOSTNAME}:{os.getpid()}:{secrets.token_hex(3)}"
         self._waker = wakeup.create_waker()
         self.storage.register_consumer(self.consumer_id, self._wake_address)
+        self._lease_keeper = LeaseKeeper(self)
+        self._lease_keeper.start()
         self.release_orphans()  # a predecessor killed on this host: its jobs run again now
 
     def stop_consuming(self) -> None:
-        """The last step of a consumer: the history writer has flushed (and acked) what it had."""
+        """The last step of a consumer: the history writer has flushed (and acked) what it had.
+
+        After an interrupted stop, jobs still run in this process: it stays registered, its
+        lease renewed until it exits, and its jobs are found orphaned once it has."""
+        if self._abandoned:
+            return
+        self._lease_keeper.stop()
         self.storage.unregister_consumer(self.consumer_id)
         if self._waker is not None:
             self._waker.close()
@@ -134,6 +212,8 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
 
     def dequeue(self):
         """Claim the next message; when there is none, wait for a wake-up (Huey's blocking storage)."""
+        if self.consumer_id is None:
+            return super().dequeue()  # no consumer here: stock Huey takes the message away
         claim = self._claim()
         if claim is None:
             self._wait()
@@ -168,14 +248,11 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             task = self.deserialize_task(claim.data)
         except Exception:
             logger.exception("dropped message %s: it cannot be read", claim.message_id)
-            self._done(claim)
+            self._finish(claim)
             return None
         task.claim = claim
         if claim.deliveries > 1:
             self._emit(SIGNAL_REDELIVERED, task)
-            if getattr(task, "skip_reason", None):  # it had finished: only its ack was lost
-                self.finished(task)
-                return None
         if claim.deliveries > self.max_deliveries:
             self._give_up(task)
             return None
@@ -185,22 +262,62 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         """Not run again: fail it as Huey fails a job for good, so its chord (if any) goes on."""
         reason = GaveUp(f"the consumer stopped {task.claim.deliveries - 1} times while running this job")
         self._emit(SIGNAL_GAVE_UP, task)
-        self._abort_chord_member(task, Error(self.build_error_result(task, reason)))
-        self.finished(task)
+        abort = functools.partial(self._abort_chord_member, task, Error(self.build_error_result(task, reason)))
+        self._finish(task.claim, task, [abort])
 
     def execute(self, task, timestamp=None):
+        """Run a claimed job: its body writes to the queue at once; what Huey writes before and
+        after it, and the history events after it, wait for the job's done mark (`_finish`)."""
+        claim = getattr(task, "claim", None)
+        if claim is None:
+            return super().execute(task, timestamp)  # outside a consumer: stock Huey
+        outbox: list[Callable] = []
+        body = task.execute
+
+        def run_body():
+            self._local.outbox = None
+            try:
+                return body()
+            finally:
+                self._local.outbox = outbox
+                current.batch = []  # the job's events from here on are kept for its done mark
+
+        task.execute = run_body
+        self._local.outbox = outbox
         try:
             return super().execute(task, timestamp)
         finally:
-            self.finished(task)
+            self._local.outbox = None
+            del task.execute
+            self._finish(claim, task, outbox)
 
-    def finished(self, task) -> None:
-        """Huey is done with this task's message (run, retried, rescheduled, revoked...): ack it soon."""
-        claim = getattr(task, "claim", None)
-        if claim is not None:
-            self._done(claim)
-
-    def _done(self, claim: Claim) -> None:
+    def _finish(self, claim: Claim, task=None, outbox: list[Callable] = ()) -> None:
+        """Apply the job's outbox and mark its message done, in one queue transaction (tried until
+        it commits), then pass its events on (`finished`) and count its lane's place free."""
+        events, current.batch = getattr(current, "batch", None) or [], None
+        wait = RETRY_FIRST
+        while True:
+            current.batch = list(events)  # the follow-ups' events join them
+            try:
+                with self.storage.transaction():
+                    held = self.storage.holds(claim.message_id, self.consumer_id)
+                    if held:
+                        for call in outbox:
+                            call()
+                        self.storage.finish(claim.message_id, self.consumer_id, pickle.dumps(current.batch))
+                break
+            except Exception:
+                logger.exception("could not mark message %s done; trying again in %.2fs", claim.message_id, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, RETRY_MAX)
+        finished_events, current.batch = current.batch, None
+        if not held:
+            logger.warning(
+                "message %s was released while its job ran (this consumer was taken for dead)", claim.message_id
+            )
+        if task is not None:
+            task.finished_events = finished_events
+            self._emit(SIGNAL_FINISHED, task)
         with self._finished_lock:
             self._finished.append(claim.message_id)
         with self._lanes_lock:
@@ -214,7 +331,7 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             self._waker.wake_all(1)
 
     def take_finished(self) -> list[int]:
-        """The messages Huey is done with, to be acked once their history is written."""
+        """The messages marked done, to be acked once their history is written."""
         with self._finished_lock:
             message_ids, self._finished = self._finished, []
         return message_ids
@@ -227,15 +344,20 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
     def ack(self, message_ids: list[int]) -> None:
         self.storage.ack(message_ids, self.consumer_id)
 
-    def beat(self, before_release: Callable[[], None] | None = None) -> None:
-        """Renew this consumer's leases and release the jobs of consumers that died."""
-        self.storage.beat(self.consumer_id, self._wake_address)
-        self.release_orphans(before_release)
+    def lease_is_fresh(self) -> bool:
+        """Whether this consumer renewed its lease within half a lease: a consumer that could not
+        may be the one others take for dead, and judges no one else."""
+        keeper = self._lease_keeper
+        return keeper is not None and time.monotonic() - keeper.renewed_at < self.lease_seconds / 2
 
     def release_orphans(self, before_release: Callable[[], None] | None = None) -> None:
         """What happens when a consumer dies: its jobs are signalled `orphaned` (their history is
-        written by `before_release`, or at once), then released for another consumer. Should this
-        consumer die in between, the jobs are still held by the dead one: found again, not lost."""
+        written by `before_release`, or at once), then released for another consumer, or deleted
+        when they had finished. Should this consumer die in between, the jobs are still held by
+        the dead one: found again, not lost."""
+        if not self.lease_is_fresh():
+            logger.warning("not looking for dead consumers: this consumer's own lease is not fresh")
+            return
         orphans = self.storage.find_orphans(self.lease_seconds, self.consumer_id)
         for orphan in orphans:
             try:
@@ -243,6 +365,7 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             except Exception:
                 continue  # the next claim drops it with a log line
             task.orphan = orphan
+            task.finished_events = _events_of(orphan)
             self._emit(SIGNAL_ORPHANED, task)
         if orphans:
             if before_release is not None:
@@ -250,11 +373,48 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             self.storage.release_orphans(orphans)
 
     def notify_interrupted_tasks(self):
-        """A stop that could not wait for running jobs: they go back to the queue for another run."""
+        """A stop that could not wait for running jobs (SIGINT, or SIGTERM past the shutdown
+        timeout): their threads still run them, so their claims stay with this consumer, and
+        another consumer runs them again once this process has ended (a stop on purpose: the
+        delivery is not counted against them)."""
         claims = [task.claim.message_id for task in list(self._tasks_in_flight) if getattr(task, "claim", None)]
-        super().notify_interrupted_tasks()
+        self._abandoned = bool(claims)
         if claims:
-            self.storage.release(claims, self.consumer_id)
+            self.storage.uncount_delivery(claims, self.consumer_id)
+        super().notify_interrupted_tasks()
+
+
+def _events_of(orphan) -> list | None:
+    """The history events a done orphan left unwritten (None: it had not finished)."""
+    if orphan.outcome is None:
+        return None
+    try:
+        return pickle.loads(orphan.outcome)
+    except Exception:
+        logger.exception("the history of message %s cannot be read", orphan.message_id)
+        return []
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews the consumer's lease every few seconds, touching the queue's database only."""
+
+    def __init__(self, huey: LeasedHuey):
+        super().__init__(name="queue-lease", daemon=True)
+        self._huey = huey
+        self._stop_event = threading.Event()
+        self.interval = min(5.0, huey.lease_seconds / 4)
+        self.renewed_at = time.monotonic()  # registered just now
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self._huey.storage.beat(self._huey.consumer_id, self._huey._wake_address)
+                self.renewed_at = time.monotonic()
+            except Exception:
+                logger.exception("could not renew the queue lease; trying again in %.0fs", self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
 
 
 class LeasedSqliteHuey(LeasedHuey):

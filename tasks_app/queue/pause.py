@@ -1,4 +1,5 @@
-"""Paused jobs: their runs wait in the schedule, rechecking every PAUSE_RECHECK seconds.
+"""Paused jobs: their runs are held until the job is resumed (on the leased queue), or wait in
+the schedule, rechecking every PAUSE_RECHECK seconds (on Redis and in immediate mode).
 
 A held run keeps its place in its chord or pipeline: it runs once its job is resumed.
 """
@@ -34,7 +35,20 @@ def forget_paused_names() -> None:
 
 
 def is_paused(task) -> bool:
-    return job_name(type(task)) in paused_names()
+    """Whether `task`'s job is paused. A pause is seen within a second; a resume at once, as a run
+    held by a stale answer would wait for the next `resume_unpaused`."""
+    name = job_name(type(task))
+    if name not in paused_names():
+        return False
+    forget_paused_names()
+    return name in paused_names()
+
+
+def resume_unpaused(huey) -> int:
+    """Put back in the queue the held runs of jobs no longer paused (a run held just as its job
+    was resumed); return how many. Each consumer does it on every beat."""
+    forget_paused_names()
+    return sum(huey.resume(name) for name in set(huey.storage.held_names()) - paused_names())
 
 
 def recheck_at() -> datetime.datetime:

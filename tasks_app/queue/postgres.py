@@ -21,7 +21,7 @@ import threading
 from huey.storage import PostgresStorage
 
 from tasks_app.queue import wakeup
-from tasks_app.queue.storage import INDEXES, LeasedStorage
+from tasks_app.queue.storage import ADDED_COLUMNS, INDEXES, LeasedStorage
 
 logger = logging.getLogger("huey")
 
@@ -36,17 +36,24 @@ def _tables(schema: str) -> list[str]:
         # bigserial: a new row's id is above every id committed before, so a priority leaves in order.
         "create table if not exists message (id bigserial primary key, queue text not null, job_id text, "
         "lane text not null default 'default', data bytea not null, priority double precision not null default 0, "
-        "claimed_by text, claimed_at double precision, deliveries integer not null default 0)",
+        "claimed_by text, claimed_at double precision, deliveries integer not null default 0, "
+        "done_at double precision, outcome bytea)",
         "create table if not exists delayed (id bigserial primary key, queue text not null, job_id text, "
         "lane text not null default 'default', data bytea not null, priority double precision not null default 0, "
-        "timestamp double precision not null)",
+        "timestamp double precision not null, held text)",
         "create table if not exists consumer (id text primary key, queue text not null, host text not null, "
-        "pid integer not null, wake_address text, beat_at double precision not null)",
+        "pid integer not null, pid_namespace text, wake_address text, beat_at double precision not null)",
+        "create table if not exists handed (queue text not null, job_id text not null, "
+        "at double precision not null, primary key (queue, job_id))",
         "drop table if exists tick",  # periodic ticks moved to the app's ledger (PeriodicTick)
         "create table if not exists huey_kv (queue text not null, key text not null, value bytea not null, "
         "primary key (queue, key))",
         "create table if not exists huey_counter (queue text not null, key text not null, "
         "value bigint not null default 0, primary key (queue, key))",
+        *(
+            f"alter table {table} add column if not exists {column} {pg_type}"
+            for table, column, _, pg_type in ADDED_COLUMNS
+        ),
         *INDEXES,
     ]
 
@@ -67,6 +74,7 @@ class _Cursor:
 
 class LeasedPostgresStorage(LeasedStorage, PostgresStorage):
     LOCK_READY = " for update skip locked"
+    LOCK_HELD = " for update"
     LOOK_BEFORE_CLAIM = False
 
     def __init__(self, name="huey", dsn=None, schema="huey", **kwargs):

@@ -42,6 +42,7 @@ def enqueue_message_on_commit(message: Task | group, *, user=None) -> str:
     if isinstance(message, Task):
         _record_enqueue(message, user_id)
         recorded = frozenset([message.id])
+        message.handed_over = True  # enqueued once, by this request or by recovery (`queue.recovery`)
 
     def enqueue() -> None:
         with enqueueing(user_id, recorded):
@@ -116,14 +117,17 @@ def dismiss(run: JobRun) -> None:
 
 
 def pause_job(name: str, *, user=None) -> None:
-    """Hold every run of the job `name` in the schedule until resumed (chords and pipelines wait)."""
+    """Hold every run of the job `name` until resumed (chords and pipelines wait)."""
     PausedJob.objects.get_or_create(name=name, defaults={"paused_by": user})
     pause.forget_paused_names()
 
 
 def resume_job(name: str) -> None:
+    """Run the job `name` again; its held runs go back to the queue at once."""
     PausedJob.objects.filter(name=name).delete()
     pause.forget_paused_names()
+    if getattr(HUEY, "holds_until_resumed", False):
+        HUEY.resume(name)
 
 
 def pending_count() -> int:

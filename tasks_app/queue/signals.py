@@ -11,7 +11,7 @@ from huey import signals as S
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import JobRun
-from tasks_app.queue import leased, pause, progress
+from tasks_app.queue import history, leased, pause, progress
 from tasks_app.queue.context import current, current_job_id
 from tasks_app.queue.history import aware, job_name, jsonable, kept_message
 from tasks_app.queue.holding import SIGNAL_READY
@@ -131,8 +131,8 @@ def _tell_staff(task, error: str) -> None:
 
 @HUEY.signal(S.SIGNAL_INTERRUPTED)
 def _on_interrupted(signal, task, *args) -> None:
-    if getattr(task, "claim", None):  # the leased queue releases it for another run
-        detail = "the consumer stopped while this job ran: back in the queue"
+    if getattr(task, "claim", None):  # the leased queue runs it again once this process has ended
+        detail = "the consumer stopped while this job ran: it runs again once that process has ended"
         record(task, signal, detail=detail, state=State.PENDING, **_finished())
         return
     _tell_staff(task, "interrupted: the consumer stopped while it ran")
@@ -145,25 +145,27 @@ def _on_interrupted(signal, task, *args) -> None:
     )
 
 
+@HUEY.signal(leased.SIGNAL_FINISHED)
+def _on_finished(signal, task, *args) -> None:
+    writer.add_many(task.finished_events)
+
+
 @HUEY.signal(leased.SIGNAL_ORPHANED)
 def _on_orphaned(signal, task, *args) -> None:
     orphan = task.orphan
     since = datetime.datetime.fromtimestamp(orphan.claimed_at, datetime.UTC)
-    record(task, signal, detail=f"held by consumer {orphan.claimed_by} since {since:%Y-%m-%d %H:%M:%S} UTC, now gone")
-    state = JobRun.objects.filter(pk=task.id).values_list("state", flat=True).first()
-    if state in JobRun.FINISHED_STATES:  # it had finished; only its ack died with the consumer
-        record(task, "requeued", detail=f"already {state}: its next delivery only acks it")
-    else:
-        record(task, "requeued", detail="back in the queue for another consumer", state=State.PENDING)
+    held = f"held by consumer {orphan.claimed_by} since {since:%Y-%m-%d %H:%M:%S} UTC, now gone"
+    if task.finished_events is not None:  # it had finished: what its consumer had not yet written
+        record(task, signal, detail=f"{held}; it had finished: its history is written now")
+        writer.add_many(history.unwritten(task.finished_events))
+        return
+    record(task, signal, detail=held)
+    record(task, "requeued", detail="back in the queue for another consumer", state=State.PENDING)
 
 
 @HUEY.signal(leased.SIGNAL_REDELIVERED)
 def _on_redelivered(signal, task, *args) -> None:
-    """A job whose consumer died after it finished (its ack was lost with it) is not run again."""
-    state = JobRun.objects.filter(pk=task.id).values_list("state", flat=True).first()
-    if state in JobRun.FINISHED_STATES:
-        task.skip_reason = f"already {state}"
-        record(task, signal, detail=f"delivery {task.claim.deliveries}: already {state}, not run again")
+    record(task, signal, detail=f"delivery {task.claim.deliveries}: its last consumer stopped while it ran")
 
 
 @HUEY.signal(leased.SIGNAL_GAVE_UP)
@@ -204,9 +206,14 @@ def _on_rate_limited(signal, task, *args) -> None:
 
 @HUEY.signal(SIGNAL_READY)
 def _hold_if_paused(signal, task, *args) -> None:
-    if pause.is_paused(task):
-        task.hold_until, task.history_paused = pause.recheck_at(), True
-        record(task, "paused", detail="job paused", state=State.SCHEDULED, eta=aware(task.hold_until))
+    if not pause.is_paused(task):
+        return
+    task.held = True
+    if getattr(HUEY, "holds_until_resumed", False):
+        record(task, "paused", detail="job paused: runs once it is resumed", state=State.SCHEDULED, eta=None)
+        return
+    task.hold_until, task.history_paused = pause.recheck_at(), True
+    record(task, "paused", detail="job paused", state=State.SCHEDULED, eta=aware(task.hold_until))
 
 
 @HUEY.signal(S.SIGNAL_REVOKED, S.SIGNAL_EXPIRED, S.SIGNAL_CANCELED)

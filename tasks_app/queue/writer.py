@@ -3,12 +3,12 @@
 Inside the consumer, events are buffered and a background thread writes them in one transaction
 as soon as it is free (a group commit: under load, the events that came in while it wrote form
 the next batch), so recording history costs a job a list append. After each write the thread
-acks the messages whose jobs are done: a message leaves the queue only once its history is safe,
-and a consumer killed under load leaves only the jobs of one short batch to run again. The
-events of a job delivered again after its consumer died are written at once: if it finishes and
-this consumer dies too, the next one sees that it finished. The same thread beats: the consumer's heartbeat row, its queue leases, the
-release of dead consumers' jobs and the recovery of lost messages. In immediate mode everything
-is written inline.
+acks the messages whose jobs are done: a done message (`leased`) keeps its job's last events
+until they are written here, so a consumer killed at any point loses none. The events of a job
+delivered again after its consumer died are written at once. The same thread beats: the
+consumer's heartbeat row, the release of dead consumers' jobs and the recovery of lost messages
+(the queue lease is renewed by a thread of its own). Nothing ends the thread but the consumer's
+stop: a failed step is logged and tried again. In immediate mode everything is written inline.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import ConsumerHeartbeat
-from tasks_app.queue import history, recovery
+from tasks_app.queue import history, pause, recovery
 from tasks_app.queue.context import current
 from tasks_app.queue.leased import LeasedHuey
 
@@ -36,6 +36,7 @@ logger = logging.getLogger("huey")
 
 FLUSH_INTERVAL = 0.2  # seconds the writer waits for events before it acks and beats anyway
 GATHER = 0.02  # seconds a batch gathers events once the first one came
+MAX_BACKOFF = 5.0  # seconds the writer waits at most before it tries a failed flush again
 # Events written in one transaction at most: it holds SQLite's write lock, which every request
 # and job waits for (a flush of more writes several transactions).
 MAX_BATCH = 100
@@ -54,6 +55,7 @@ class Writer:
         self._work = threading.Event()  # events are waiting to be written
         self._failures = 0  # flushes in a row that could not write
         self.workers = 0
+        self.flushed_at = timezone.now()  # the last flush that wrote and acked everything
 
     @property
     def buffered(self) -> bool:
@@ -74,16 +76,17 @@ class Writer:
         elif events:
             history.write(events)
 
-    def flush(self) -> None:
-        """Write what is buffered, then ack the messages of the jobs that had finished before.
+    def flush(self) -> bool:
+        """Write what is buffered, then ack the messages of the jobs that had finished before;
+        return whether everything was written and acked.
 
         The finished messages are taken first: a job's events are buffered before its message
         counts as finished, so every message acked here has its history in this batch or an
         earlier one. What is buffered is written MAX_BATCH events a transaction, so no one
         transaction holds SQLite's write lock for long. A batch that cannot be written stays
-        buffered for the next flush (and its messages stay claimed). A batch failing five times in
-        a row is written event by event, so one bad event is dropped, logged, and cannot hold the
-        rest back.
+        buffered for the next flush (and its messages stay claimed, done). A batch failing five
+        times in a row is written event by event, so one bad event is dropped, logged, and cannot
+        hold the rest back. Acks that fail are kept for the next flush.
         """
         finished = HUEY.take_finished() if _leased_consumer() else []
         with self._lock:
@@ -98,10 +101,17 @@ class Writer:
                     self._pending[:0] = pending[start + MAX_BATCH :]
                 self._keep(batch)
                 HUEY.keep_finished(finished)
-                return
+                return False
         self._failures = 0
         if finished:
-            HUEY.ack(finished)
+            try:
+                HUEY.ack(finished)
+            except Exception:
+                logger.exception("could not ack %d finished messages; will try again", len(finished))
+                HUEY.keep_finished(finished)
+                return False
+        self.flushed_at = timezone.now()
+        return True
 
     def _keep(self, batch: list[history.Event]) -> None:
         self._failures += 1
@@ -151,17 +161,28 @@ class Writer:
         atexit.unregister(self.close)
 
     def _run(self) -> None:
+        """Flush, and beat every HEARTBEAT_INTERVAL, until stopped; a step that fails is logged
+        and tried again, later and later (up to MAX_BACKOFF seconds), and never ends the thread."""
         started = timezone.now()
         next_beat = 0.0
+        backoff = 0.0
         while not self._stop.is_set():
-            self._work.wait(FLUSH_INTERVAL)
+            self._work.wait(max(FLUSH_INTERVAL, backoff))
             self._stop.wait(GATHER)  # let a few more events join the batch: one commit for them all
             self._work.clear()
-            self.flush()
+            try:
+                flushed = self.flush()
+            except Exception:
+                logger.exception("the job history writer failed; trying again")
+                flushed = False
+            backoff = 0.0 if flushed else min(max(backoff * 2, FLUSH_INTERVAL), MAX_BACKOFF)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL
-                _beat(started, self.workers)
-            close_old_connections()
+                _beat(started, self.workers, self.flushed_at)
+            try:
+                close_old_connections()
+            except Exception:
+                logger.exception("could not close the database connection")
 
 
 def _leased_consumer() -> bool:
@@ -173,23 +194,35 @@ def consumer_id() -> str:
     return HUEY.consumer_id if _leased_consumer() else f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _beat(started: datetime.datetime, workers: int) -> None:
-    try:
-        ConsumerHeartbeat.objects.update_or_create(
-            consumer_id=consumer_id(),
-            defaults={
-                "hostname": socket.gethostname(),
-                "pid": os.getpid(),
-                "workers": workers,
-                "started_at": started,
-                "beat_at": timezone.now(),
-            },
-        )
-        if _leased_consumer():
-            HUEY.beat(before_release=writer.flush)  # the orphans' history is written before they go back
-            recovery.requeue_lost(timezone.now())
-    except Exception:
-        logger.exception("could not beat")
+def _beat(started: datetime.datetime, workers: int, flushed_at: datetime.datetime) -> None:
+    """The consumer's heartbeat row, then the release of dead consumers' jobs and the recovery of
+    lost messages: each step on its own, so one failing does not skip the others. (The queue
+    lease is renewed by its own thread: `leased.LeaseKeeper`.)"""
+    steps = [("write the consumer heartbeat", lambda: _heartbeat(started, workers, flushed_at))]
+    if _leased_consumer():
+        # The orphans' history is written before they go back to the queue.
+        steps.append(("release dead consumers' jobs", lambda: HUEY.release_orphans(before_release=writer.flush)))
+        steps.append(("recover lost messages", lambda: recovery.requeue_lost(timezone.now())))
+        steps.append(("put back the held runs of resumed jobs", lambda: pause.resume_unpaused(HUEY)))
+    for what, step in steps:
+        try:
+            step()
+        except Exception:
+            logger.exception("could not %s; trying again at the next beat", what)
+
+
+def _heartbeat(started: datetime.datetime, workers: int, flushed_at: datetime.datetime) -> None:
+    ConsumerHeartbeat.objects.update_or_create(
+        consumer_id=consumer_id(),
+        defaults={
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "workers": workers,
+            "started_at": started,
+            "beat_at": timezone.now(),
+            "history_flushed_at": flushed_at,
+        },
+    )
 
 
 writer = Writer()
@@ -201,7 +234,7 @@ def record(task, kind: str, detail: str = "", parent_id: str | None = None, **ch
         return
     event = history.Event(task.id, kind, timezone.now(), history.identity(task), changes, detail, parent_id)
     claim = getattr(task, "claim", None)
-    if claim is not None and claim.deliveries > 1:
+    if claim is not None and claim.deliveries > 1 and getattr(current, "batch", None) is None:
         history.write([event])  # a redelivery: its history must not die with this consumer too
     else:
         writer.add(event)

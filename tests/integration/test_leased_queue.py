@@ -54,7 +54,7 @@ def test_a_job_whose_consumer_is_killed_runs_again_after_restart(start_live_stac
     assert run["attempts"] == 2
     kinds = events(stack, job_id)
     orphaned = kinds.index("orphaned")
-    assert kinds[orphaned : orphaned + 3] == ["orphaned", "requeued", "executing"]
+    assert kinds[orphaned : orphaned + 4] == ["orphaned", "requeued", "redelivered", "executing"]
     assert kinds[-1] == "complete"
     status, reports = stack.api("GET", "/api/reports/", token)
     assert reports[0]["status"] == "succeeded"  # the row the dead run had claimed was built
@@ -127,6 +127,13 @@ def test_a_job_whose_web_process_died_between_commit_and_enqueue_still_runs(live
     assert job(live_stack, token, "no-message")["error"].startswith("Lost: its message never reached the queue")
 
 
+HELD = """
+from huey.contrib.djhuey import HUEY
+sql = "select count(*) from message where job_id = ? and claimed_by is not null"
+print(HUEY.storage.sql(sql, ({job_id!r},), results=True)[0][0])
+"""
+
+
 @pytest.mark.parametrize(
     ("stop", "env"),
     [(signal.SIGINT, {}), (signal.SIGTERM, {"HUEY_SHUTDOWN_TIMEOUT": "1"})],
@@ -140,6 +147,9 @@ def test_an_interrupted_stop_puts_the_running_job_back_in_the_queue(start_live_s
     stack.stop_consumer(stop)  # SIGINT: do not wait for running jobs; SIGTERM: wait 1 s, then stop
     assert job(stack, token, job_id)["state"] == "pending"
     assert "interrupted" in events(stack, job_id)
+    # Its thread ran the job until the process ended: the claim was never released to another
+    # consumer meanwhile; the next consumer finds it orphaned.
+    assert stack.shell(HELD.format(job_id=job_id)) == "1"
 
     stack.start_consumer()
     assert wait_for(lambda: job(stack, token, job_id)["state"] == "succeeded", timeout=30, what="the rerun")
