@@ -23,3 +23,15 @@ def nap(seconds: float) -> None:
 @db_periodic_task(crontab())
 def every_minute() -> None:
     """A periodic job due every minute: each consumer's scheduler offers it as it starts."""
+
+
+@db_task()
+def echo(value):
+    """Return what it was given: a chord member or a pipeline step whose result is checked."""
+    return value
+
+
+@db_task()
+def collect(results: list) -> list:
+    """A chord's callback: the members' results, in order."""
+    return results

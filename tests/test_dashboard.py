@@ -5,10 +5,11 @@ import re
 
 import pytest
 import time_machine
+from django.utils import timezone
 from huey.contrib.djhuey import db_task
 
 from tasks_app import queue
-from tasks_app.models import JobRun, PausedJob
+from tasks_app.models import ConsumerHeartbeat, JobRun, PausedJob
 from tasks_app.services import job_stats
 from tests.factories import make_user
 
@@ -52,6 +53,23 @@ def test_the_overview_shows_failures_the_throughput_chart_and_no_consumer(staff_
     assert "No consumer is running" in body  # immediate mode: no consumer beats
     panel = staff_client.get("/ops/?panel=1").content.decode()
     assert "ZeroDivisionError" in panel and "<html" not in panel
+
+
+def test_a_consumer_whose_history_writer_fell_behind_is_shown_in_red(staff_client, settings):
+    now = timezone.now()
+    for consumer_id, flushed in [("vm:1:aa", now), ("vm:2:bb", now - datetime.timedelta(minutes=5))]:
+        ConsumerHeartbeat.objects.create(
+            consumer_id=consumer_id,
+            hostname="vm",
+            pid=1,
+            workers=2,
+            started_at=now,
+            beat_at=now,
+            history_flushed_at=flushed,
+        )
+    table = staff_client.get("/ops/?panel=1").content.decode().split("<h2>Consumers</h2>")[1]
+    assert '<td class="error-text">300 s ago</td>' in table  # past HEALTH_HISTORY_MAX_AGE (60 s)
+    assert table.count("error-text") == 1
 
 
 def test_staff_retry_a_failed_job_from_the_dashboard(staff_client, django_capture_on_commit_callbacks):

@@ -2,7 +2,9 @@
 
 import threading
 
-current = threading.local()  # .job_id/.task while a job runs; .user_id/.batch while enqueueing
+# .job_id/.task while a job runs, .run_events of a claimed one; .user_id/.batch while enqueueing,
+# .batch also for a claimed job's events after its body
+current = threading.local()
 
 
 def current_job_id() -> str | None:

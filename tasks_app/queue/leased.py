@@ -284,6 +284,7 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
 
         task.execute = run_body
         self._local.outbox = outbox
+        current.run_events = []  # every history event of this run (`_finish`)
         try:
             return super().execute(task, timestamp)
         finally:
@@ -293,24 +294,28 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
 
     def _finish(self, claim: Claim, task=None, outbox: list[Callable] = ()) -> None:
         """Apply the job's outbox and mark its message done, in one queue transaction (tried until
-        it commits), then pass its events on (`finished`) and count its lane's place free."""
+        it commits), then pass its events on (`finished`) and count its lane's place free.
+
+        The message keeps every event of this run (`current.run_events`: those the history writer
+        may not have written yet too), for the consumer that deletes it should this one die first."""
         events, current.batch = getattr(current, "batch", None) or [], None
+        recorded = getattr(current, "run_events", None) or []
         wait = RETRY_FIRST
         while True:
-            current.batch = list(events)  # the follow-ups' events join them
+            current.batch, current.run_events = list(events), list(recorded)  # the follow-ups' events join them
             try:
                 with self.storage.transaction():
                     held = self.storage.holds(claim.message_id, self.consumer_id)
                     if held:
                         for call in outbox:
                             call()
-                        self.storage.finish(claim.message_id, self.consumer_id, pickle.dumps(current.batch))
+                        self.storage.finish(claim.message_id, self.consumer_id, pickle.dumps(current.run_events))
                 break
             except Exception:
                 logger.exception("could not mark message %s done; trying again in %.2fs", claim.message_id, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, RETRY_MAX)
-        finished_events, current.batch = current.batch, None
+        finished_events, current.batch, current.run_events = current.batch, None, None
         if not held:
             logger.warning(
                 "message %s was released while its job ran (this consumer was taken for dead)", claim.message_id

@@ -233,6 +233,9 @@ def record(task, kind: str, detail: str = "", parent_id: str | None = None, **ch
     if not settings.JOB_HISTORY_ENABLED:
         return
     event = history.Event(task.id, kind, timezone.now(), history.identity(task), changes, detail, parent_id)
+    run_events = getattr(current, "run_events", None)
+    if run_events is not None:
+        run_events.append(event)  # kept on the job's message too, until it is acked
     claim = getattr(task, "claim", None)
     if claim is not None and claim.deliveries > 1 and getattr(current, "batch", None) is None:
         history.write([event])  # a redelivery: its history must not die with this consumer too

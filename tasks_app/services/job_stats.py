@@ -159,7 +159,19 @@ def requeued_jobs(since: datetime.datetime, limit: int = 20):
 
 def consumers(now: datetime.datetime | None = None) -> list[dict]:
     now = now or timezone.now()
-    return [{"beat": beat, "age": (now - beat.beat_at).total_seconds()} for beat in ConsumerHeartbeat.objects.all()]
+    return [_consumer(beat, now) for beat in ConsumerHeartbeat.objects.all()]
+
+
+def _consumer(beat: ConsumerHeartbeat, now: datetime.datetime) -> dict:
+    """A consumer's row: its heartbeat's age, and how long ago its history writer last had
+    everything written (behind: past HEALTH_HISTORY_MAX_AGE, as /healthz says)."""
+    history_age = (now - beat.history_flushed_at).total_seconds() if beat.history_flushed_at else None
+    return {
+        "beat": beat,
+        "age": (now - beat.beat_at).total_seconds(),
+        "history_age": history_age,
+        "history_behind": history_age is not None and history_age > settings.HEALTH_HISTORY_MAX_AGE,
+    }
 
 
 def job_names() -> list[dict]:

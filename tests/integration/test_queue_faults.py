@@ -42,6 +42,20 @@ def health(stack) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+QUEUE_LEFT = """
+from huey.contrib.djhuey import HUEY
+messages = HUEY.storage.sql("select count(*) from message", results=True)[0][0]
+chord_keys = [key for key in HUEY.storage.result_items() if key.startswith("chord:")]
+print(messages, len(chord_keys) + HUEY.storage.sql("select count(*) from counter", results=True)[0][0])
+"""
+
+
+def state(stack, token: str, job_id: str) -> str | None:
+    """The job's state; None while it has no history (a follow-up not yet enqueued)."""
+    status, body = stack.api("GET", f"/api/jobs/{job_id}/", token)
+    return body["state"] if status == 200 else None
+
+
 def nap(stack, seconds: float) -> str:
     return stack.shell(NAP.format(seconds=seconds))
 
@@ -84,8 +98,7 @@ def test_the_history_writer_outlives_a_locked_queue_and_health_says_it_fell_behi
     second = nap(stack, 0)  # the writer lives on: the next job's history is written and acked
     assert wait_for(lambda: job(stack, token, second)["state"] == "succeeded", timeout=20)
     assert job(stack, token, first)["state"] == "succeeded"
-    queue_left = "from huey.contrib.djhuey import HUEY; print(HUEY.storage.sql('select count(*) from message', results=True)[0][0])"
-    assert wait_for(lambda: stack.shell(queue_left) == "0", what="every message acked")
+    assert wait_for(lambda: stack.shell(QUEUE_LEFT).startswith("0 "), what="every message acked")
 
 
 PAUSE = "from tasks_app import queue; import tests.crash_jobs as c; queue.{action}_job(queue.job_name(c.nap))"
@@ -123,3 +136,51 @@ def test_a_paused_job_s_runs_are_held_once_and_run_the_moment_it_resumes(start_l
     assert wait_for(lambda: all(job(stack, token, n)["state"] == "succeeded" for n in held), timeout=20)
     first_start = min(datetime.datetime.fromisoformat(job(stack, token, n)["started_at"]) for n in held)
     assert (first_start - resumed_at).total_seconds() < 1
+
+
+RESULT = """
+import json
+from tasks_app.models import JobRun
+print(json.dumps(list(JobRun.objects.values_list("result_summary", "attempts").get(pk={job_id!r}))))
+"""
+CHORD = """
+from huey import group
+import tests.crash_jobs as c
+from tasks_app import queue
+members = [c.echo.s(n) for n in range(3)]
+print(members[1].id, queue.enqueue_message_on_commit(group(members).then(c.collect)))
+"""
+PIPELINE = """
+import tests.crash_jobs as c
+from tasks_app import queue
+first = c.echo.s(7)
+print(first.id, queue.enqueue_message_on_commit(first.then(c.echo)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("work", "kill_at", "result", "deliveries"),
+    [
+        (CHORD, "before-done-mark", "[0, 1, 2]", 2),  # run again
+        (CHORD, "after-done-mark", "[0, 1, 2]", 1),  # not run again: its outcome is written late
+        (PIPELINE, "before-done-mark", "7", 2),
+        (PIPELINE, "after-done-mark", "7", 1),
+    ],
+    ids=["chord-before", "chord-after", "pipeline-before", "pipeline-after"],
+)
+def test_a_consumer_killed_around_a_done_mark_writes_the_follow_up_once(
+    start_live_stack, work, kill_at, result, deliveries
+):
+    stack = start_live_stack(consumer=False)
+    token = stack.create_user("ops", staff=True)
+    killed, last = stack.shell(work).split()
+    stack.start_consumer(with_test_jobs=True, env={"TEST_KILL_AT": f"{kill_at}:{killed}"})
+    assert stack.consumer.wait(timeout=30) == -9  # it killed itself at that point
+
+    stack.start_consumer(with_test_jobs=True)
+    assert wait_for(lambda: state(stack, token, last) == "succeeded", timeout=30, what="the follow-up")
+    assert json.loads(stack.shell(RESULT.format(job_id=last))) == [result, 1]  # every member's result, once
+    assert job(stack, token, killed)["deliveries"] == deliveries, events(stack, killed)
+    assert events(stack, killed)[-1 if deliveries == 2 else -2] == "complete"  # its history ends truthfully
+    assert wait_for(lambda: stack.shell(QUEUE_LEFT) == "0 0", what="every message acked, no chord key left")
+    assert job(stack, token, last)["attempts"] == 1  # a follow-up written twice would have run twice
