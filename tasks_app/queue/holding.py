@@ -8,14 +8,32 @@ skipped to its chord: pausing `export_part` would fail every export. Here a rece
 
 from __future__ import annotations
 
+import logging
+
 from huey import PriorityRedisHuey
 
 from tasks_app.queue.periodic import LedgerMixin
 
 SIGNAL_READY = "ready"
 
+logger = logging.getLogger("huey")
+
 
 class HoldingMixin:
+    # The queue's own signals reach the receivers connected to them by name only: a receiver of
+    # every signal (`@huey.signal()`) expects Huey's.
+    own_signals = frozenset({SIGNAL_READY})
+
+    def _emit(self, signal, task, *args, **kwargs):
+        if signal not in self.own_signals:
+            return super()._emit(signal, task, *args, **kwargs)
+        for receiver in list(self._signal.receivers.get(signal, ())):
+            try:
+                receiver(signal, task, *args, **kwargs)
+            except Exception:
+                logger.exception("receiver %r of signal %r failed", receiver, signal)
+        return None
+
     def execute(self, task, timestamp=None):
         self._emit(SIGNAL_READY, task)
         if not getattr(task, "held", False):

@@ -74,6 +74,8 @@ RETRY_FIRST, RETRY_MAX = 0.05, 5.0  # seconds between tries to mark a job done: 
 class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
     """Huey on a `storage.LeasedStorage`; its subclasses name the storage."""
 
+    own_signals = HoldingMixin.own_signals | {SIGNAL_ORPHANED, SIGNAL_REDELIVERED, SIGNAL_GAVE_UP, SIGNAL_FINISHED}
+
     def __init__(
         self,
         *args,
@@ -175,9 +177,10 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         return True
 
     def read_schedule(self, timestamp=None):
-        """Due delayed jobs move into the queue inside the storage, in one transaction, so the
-        scheduler is left nothing to enqueue (and a crash in between cannot lose them)."""
-        if self._immediate:
+        """A consumer's scheduler: due delayed jobs move into the queue inside the storage, in one
+        transaction, so it is left nothing to enqueue (and a crash in between cannot lose them).
+        Outside a consumer, Huey's: the caller enqueues what is due."""
+        if self._immediate or self.consumer_id is None:
             return super().read_schedule(timestamp)
         moved = self.storage.enqueue_due(timestamp or self._get_timestamp())
         for task in self._deserialize_all(moved):
