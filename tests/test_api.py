@@ -121,6 +121,15 @@ class TestTasks:
         assert response.json() == {"detail": "JSON parse error - a lone surrogate (such as \\ud800) is not text."}
         assert not Task.objects.exists()
 
+    @pytest.mark.parametrize("depth", [33, 500, 100_000])  # past MAX_DEPTH; past the decoder's own recursion
+    def test_it_refuses_deeply_nested_json_with_a_400_and_no_traceback(self, api, depth, caplog):
+        for body in ["[" * depth + "]" * depth, '{"title": "a", "tags": ' + "[" * depth + "]" * depth + "}"]:
+            response = api.post("/api/tasks/", body, content_type="application/json")
+            assert response.status_code == 400
+            assert response.json() == {"detail": "JSON parse error - nested deeper than 32 levels."}
+        assert not Task.objects.exists()
+        assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
     def test_it_takes_json_bodies_only(self, api):
         response = api.post("/api/tasks/", {"title": "a"}, format="multipart")
         assert response.status_code == 415
