@@ -178,6 +178,36 @@ class TestTheLedgerPages:
         assert "2026-06-01 08:00 CEST" in row and ">missed<" in row  # its last expected run
         assert row.rstrip().endswith(">1</a></td>")  # misses in 7 days
 
+    def test_staff_without_view_all_jobs_see_verdicts_but_no_job_error_or_id(self, client):
+        from django.contrib.auth.models import Permission
+        from django.utils import timezone
+
+        due = timezone.now().replace(second=0, microsecond=0) - datetime.timedelta(hours=1)
+        JobRun.objects.create(
+            id="digest-job-1",
+            name=DIGEST,
+            queue="q",
+            state=JobRun.State.FAILED,
+            error="SMTPAuthenticationError: bad password for relay.internal",
+            started_at=due,
+        )
+        PeriodicTick.objects.create(
+            name=DIGEST, due_at=due, outcome=PeriodicTick.Outcome.RAN, job_id="digest-job-1", recorded_at=due
+        )
+        viewer = make_user()
+        viewer.is_staff = True  # staff, without a permission
+        viewer.save()
+        client.force_login(viewer)
+        for url in [f"/ops/schedule/{DIGEST}/", "/ops/?panel=1"]:
+            body = client.get(url).content.decode()
+            assert "ran and failed" in body or "failed" in body
+            assert "relay.internal" not in body and "digest-job-1" not in body, url
+
+        viewer.user_permissions.add(Permission.objects.get(codename="view_all_jobs"))
+        client.force_login(viewer)
+        body = client.get(f"/ops/schedule/{DIGEST}/").content.decode()
+        assert "relay.internal" in body and "/ops/jobs/digest-job-1/" in body
+
     def test_an_unknown_job_has_no_schedule_page(self, staff_client):
         assert staff_client.get("/ops/schedule/tasks_app.jobs.nothing/").status_code == 404
 

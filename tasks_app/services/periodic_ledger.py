@@ -27,8 +27,9 @@ class Tick:
     due_at: datetime.datetime
     verdict: str  # in a few words: "ran", "missed", "skipped: lock held"...
     css: str  # a JobRun state's colour class
-    detail: str = ""
-    job: JobRun | None = None
+    detail: str = ""  # about the tick: any staff may read it
+    job: JobRun | None = None  # the job and its error: for `view_all_jobs` only
+    error: str = ""
 
 
 def periodic_task_class(name: str):
@@ -87,7 +88,7 @@ def _tick(due_at, row: PeriodicTick | None, runs: dict, now: datetime.datetime, 
         State.EXPIRED: "expired",
         State.REVOKED: "canceled",
     }.get(run.state, run.state)
-    return Tick(due_at, f"{verdict} (late)" if late else verdict, run.state, row.detail or run.error, run)
+    return Tick(due_at, f"{verdict} (late)" if late else verdict, run.state, row.detail, run, run.error)
 
 
 def misses(now: datetime.datetime) -> dict[str, int]:
