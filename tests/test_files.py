@@ -232,7 +232,7 @@ class TestImports:
         task_import = imports.import_create(owner=alice, uploaded=_csv_upload("title\na\nb\nc\n"))
         imports.import_run(task_import.pk)
         task_import.refresh_from_db()
-        assert task_import.error == "The file has 3 rows; the limit is 2."
+        assert task_import.error == "The file has more than 2 rows, the limit."
 
     def test_an_empty_or_oversized_upload_is_refused_at_once(self, alice, settings):
         settings.IMPORT_MAX_BYTES = 10

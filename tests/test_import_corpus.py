@@ -6,14 +6,17 @@ a job left running, never some rows imported without a word about the others.
 
 import csv
 import io
+import time
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from huey.exceptions import TaskTimeout
 
 from tasks_app import jobs
 from tasks_app.models import JobRun, Report, Task, TaskImport
+from tasks_app.queue import progress
 from tasks_app.services import imports, reports
 
 pytestmark = pytest.mark.django_db
@@ -25,18 +28,19 @@ def _upload(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, (DATA / name).read_bytes(), content_type="text/csv")
 
 
-def _imported(owner, name: str) -> TaskImport:
-    """The file uploaded, then its job run to the end."""
-    task_import = imports.import_create(owner=owner, uploaded=_upload(name))
+def _imported(owner, name: str, raw: bytes | None = None) -> TaskImport:
+    """The file (from tests/data/imports/, or `raw`) uploaded, then its job run to the end."""
+    uploaded = _upload(name) if raw is None else SimpleUploadedFile(name, raw, content_type="text/csv")
+    task_import = imports.import_create(owner=owner, uploaded=uploaded)
     result = jobs.import_run(task_import.pk)
     assert JobRun.objects.get(pk=result.id).state == JobRun.State.SUCCEEDED  # a data problem is no job failure
     task_import.refresh_from_db()
     return task_import
 
 
-def _refused(owner, name: str) -> str:
+def _refused(owner, name: str, raw: bytes | None = None) -> str:
     """The import of the file refused as a whole: nothing created; its reason."""
-    task_import = _imported(owner, name)
+    task_import = _imported(owner, name, raw)
     assert (task_import.status, task_import.created) == (TaskImport.Status.FAILED, 0)
     assert not Task.objects.exists()
     return task_import.error
@@ -105,7 +109,34 @@ def test_a_quote_left_open_refuses_the_file_instead_of_swallowing_the_rows_after
 
 
 def test_more_rows_than_the_limit_refuse_the_file(alice):
-    assert _refused(alice, "too_many_rows.csv") == "The file has 10,001 rows; the limit is 10,000."
+    assert _refused(alice, "too_many_rows.csv") == "The file has more than 10,000 rows, the limit."
+
+
+def test_a_header_of_thousands_of_columns_is_refused_at_once(alice, settings):
+    """A 199 KB header of 30,000 names took 11 s of the job with a quadratic duplicate check."""
+    raw = ("title," + ",".join(f"c{n}" for n in range(30_000)) + "\nx\n").encode()
+    start = time.perf_counter()
+    assert _refused(alice, "wide.csv", raw) == "The header has 30,001 columns; the limit is 40."
+    assert time.perf_counter() - start < 1  # the target (100 ms from the job's start) is measured by hand
+
+    settings.IMPORT_MAX_COLUMNS = 50_000  # past the cap, the duplicate check itself is linear
+    start = time.perf_counter()
+    assert (
+        _refused(alice, "wide.csv", ("title," * 30_000 + "\nx\n").encode()) == "The header names title more than once."
+    )
+    assert time.perf_counter() - start < 1
+
+
+def test_reading_a_long_file_stops_at_the_job_s_timeout(alice, settings):
+    settings.IMPORT_MAX_ROWS = 1_000_000
+    task = jobs.import_run.s(0)
+    task._deadline = time.monotonic() - 1  # as Huey sets it from `timeout=`, already past
+    progress.start_job(task)
+    try:
+        with pytest.raises(TaskTimeout):
+            imports._read_rows(("title\n" + "x\n" * 5_000).encode())
+    finally:
+        progress.current.job_id = None
 
 
 @pytest.mark.parametrize(

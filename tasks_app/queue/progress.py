@@ -26,7 +26,7 @@ def report_progress(current_step: int, total: int, message: str = "") -> None:
     job_id = current_job_id()
     if job_id is None:
         return
-    current.task.check_timeout()  # raises TaskTimeout past the job's deadline
+    check_timeout()
     if not settings.JOB_HISTORY_ENABLED:
         return
     current.unwritten_progress = {
@@ -38,6 +38,13 @@ def report_progress(current_step: int, total: int, message: str = "") -> None:
     if current_step >= total or now - getattr(current, "progress_written", 0.0) >= PROGRESS_INTERVAL:
         current.progress_written = now
         write_progress(job_id)
+
+
+def check_timeout() -> None:
+    """Raise TaskTimeout when the running job is past its `timeout=` (outside a job: nothing).
+    Long work that reports no progress (reading a file) calls it now and then."""
+    if current_job_id() is not None:
+        current.task.check_timeout()
 
 
 def start_job(task) -> None:

@@ -7,6 +7,7 @@ import csv
 import datetime
 import io
 import logging
+from collections import Counter
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from tasks_app.models import Notification, Task, TaskImport
 from tasks_app.queue import claims
-from tasks_app.queue.progress import report_progress
+from tasks_app.queue.progress import check_timeout, report_progress
 from tasks_app.services import retention, tasks
 from tasks_app.services.notifications import notify
 
@@ -70,28 +71,43 @@ def _decode(raw: bytes) -> str:
 
 
 def _read_rows(raw: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the (line, values) of each non-blank row; a file that is not CSV raises ImportFileError."""
+    """The header and the (line, values) of each non-blank row; a file that is not CSV, or past a
+    limit (IMPORT_MAX_COLUMNS, IMPORT_MAX_ROWS), raises ImportFileError as soon as it shows.
+
+    Every step is linear in the file's size, and a long read looks at the job's timeout.
+    """
     text = _decode(raw)
     if "\x00" in text:
         raise ImportFileError("The file is not a CSV text file (it contains NUL bytes).")
     # strict: a quote left open swallows the rest of the file as one value; refuse it instead.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records, line = [], 1
     try:
-        for values in reader:
-            records.append((line, values))
+        header = _header([name.strip().lower() for name in next(reader, [])])
+        rows, line = [], reader.line_num + 1
+        for count, values in enumerate(reader, 1):
+            if values:
+                rows.append((line, values))
             line = reader.line_num + 1  # a quoted value can span lines: the next record starts here
+            if len(rows) > settings.IMPORT_MAX_ROWS:
+                raise ImportFileError(f"The file has more than {settings.IMPORT_MAX_ROWS:,} rows, the limit.")
+            if count % 1000 == 0:
+                check_timeout()
     except csv.Error as error:
         raise ImportFileError(f"The file is not valid CSV from line {line}: {error}. Nothing was imported.") from None
-    header = [name.strip().lower() for name in records[0][1]] if records else []
+    return header, rows
+
+
+def _header(header: list[str]) -> list[str]:
     if not any(header):
         raise ImportFileError("The file has no header row.")
-    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if len(header) > settings.IMPORT_MAX_COLUMNS:
+        raise ImportFileError(f"The header has {len(header):,} columns; the limit is {settings.IMPORT_MAX_COLUMNS}.")
+    twice = sorted(name for name, count in Counter(header).items() if name and count > 1)
     if twice:
         raise ImportFileError(f"The header names {', '.join(twice)} more than once.")
     if "title" not in header:
         raise ImportFileError(f"The header has no 'title' column (found: {', '.join(header)}).")
-    return header, [(line, values) for line, values in records[1:] if values]
+    return header
 
 
 def _task_fields(row: dict) -> dict:
@@ -148,8 +164,6 @@ def import_run(import_id: int) -> dict | None:
     try:
         with task_import.file.open("rb") as handle:
             header, rows = _read_rows(handle.read())
-        if len(rows) > settings.IMPORT_MAX_ROWS:
-            raise ImportFileError(f"The file has {len(rows):,} rows; the limit is {settings.IMPORT_MAX_ROWS:,}.")
         if not rows:
             raise ImportFileError("The file has a header but no rows.")
         for start in range(task_import.rows_done, len(rows), CHUNK):
