@@ -32,6 +32,8 @@ HANDED_KEPT = datetime.timedelta(days=7)  # how long the queue remembers a hand-
 State = JobRun.State
 
 _after: tuple[datetime.datetime, str] | None = None  # where the last look ended: the next goes on from there
+FORGET_EVERY = datetime.timedelta(hours=1)
+_forgotten_at: datetime.datetime | None = None
 
 
 def requeue_lost(now: datetime.datetime, huey=HUEY) -> int:
@@ -46,7 +48,7 @@ def requeue_lost(now: datetime.datetime, huey=HUEY) -> int:
     rows = list(waiting.order_by("enqueued_at", "id").values_list("id", "enqueued_at", "updated_at")[:BATCH])
     if len(rows) < BATCH:  # the end of the round: the next look starts from the oldest again
         _after = None
-        huey.storage.forget_handed((now - HANDED_KEPT).timestamp())
+        _forget_old_hand_overs(now, huey)
     else:
         _after = (rows[-1][1], rows[-1][0])
     candidates = {job_id: updated_at for job_id, _, updated_at in rows}
@@ -60,6 +62,14 @@ def requeue_lost(now: datetime.datetime, huey=HUEY) -> int:
         if JobRun.objects.filter(pk=job_id, updated_at=candidates[job_id]).update(updated_at=timezone.now()):
             recovered += _recover(JobRun.objects.get(pk=job_id), huey)
     return recovered
+
+
+def _forget_old_hand_overs(now: datetime.datetime, huey) -> None:
+    """At most once an hour: a delete every beat would take the queue's write lock for nothing."""
+    global _forgotten_at
+    if _forgotten_at is None or now - _forgotten_at >= FORGET_EVERY:
+        _forgotten_at = now
+        huey.storage.forget_handed((now - HANDED_KEPT).timestamp())
 
 
 def _recover(run: JobRun, huey) -> bool:
