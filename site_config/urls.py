@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tasks_app.health import healthz
-from tasks_app.views import PasswordReset
+from tasks_app.web.views import PasswordReset
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -15,6 +15,6 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),
-    path("", include("tasks_app.urls_files")),
-    path("", include("tasks_app.urls")),
+    path("", include("tasks_app.web.urls_files")),
+    path("", include("tasks_app.web.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks_app import views
+from tasks_app.web import views
 
 app_name = "tasks"
 urlpatterns = [

@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from tasks_app import permissions, workflows
-from tasks_app.forms import ImportForm, ReportForm, add_service_errors
 from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
 from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
+from tasks_app.web.forms import ImportForm, ReportForm, add_service_errors
 
 
 def _download(row) -> FileResponse:

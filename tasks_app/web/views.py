@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tasks_app import charts, permissions, workflows
 from tasks_app.client import password_reset_wait
-from tasks_app.forms import QueuedPasswordResetForm, SignUpForm, TaskFilterForm, TaskForm
 from tasks_app.models import Notification, Task
 from tasks_app.services import notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted, visible_or_404
+from tasks_app.web.forms import QueuedPasswordResetForm, SignUpForm, TaskFilterForm, TaskForm
 
 PAGE_SIZE = 25
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks_app import views_files as views
+from tasks_app.web import files as views
 
 app_name = "files"
 urlpatterns = [
