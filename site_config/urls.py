@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tasks_app.health import healthz
-from tasks_app.web.views import PasswordReset
+from tasks_app.web.views import PasswordChange, PasswordReset
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -13,6 +13,7 @@ urlpatterns = [
         PasswordReset.as_view(),
         name="password_reset",
     ),
+    path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),
     path("", include("tasks_app.web.urls_files")),

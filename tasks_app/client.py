@@ -4,7 +4,9 @@ import hashlib
 import math
 
 from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
@@ -46,6 +48,31 @@ class LoginLockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class LoginLockoutHandler(AxesDatabaseHandler):
+    """django-axes' lockout with two limits: LOGIN_FAILURE_LIMIT failures of one username from one
+    client, or LOGIN_CLIENT_FAILURE_LIMIT failures from one client over any usernames (password
+    spraying: a few guesses at each of many accounts).
+
+    AXES_LOCKOUT_PARAMETERS lists the pair first, then the client. A successful login clears the
+    pair's count only: logging in to one's own account does not clear a client's failures at others.
+    """
+
+    def get_failures(self, request, credentials=None) -> int:
+        """The count django-axes compares with LOGIN_FAILURE_LIMIT: the pair's, or the limit
+        itself once the client has reached its own."""
+        pair, client = (
+            attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )
+        if client >= settings.LOGIN_CLIENT_FAILURE_LIMIT:
+            return max(pair, settings.AXES_FAILURE_LIMIT)
+        return pair
+
+    def reset_user_attempts(self, request, credentials=None) -> int:
+        count, _ = self.filter_user_attempts(request, credentials)[0].delete()
+        return count
 
 
 class _KeyedThrottle(SimpleRateThrottle):

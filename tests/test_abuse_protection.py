@@ -61,6 +61,47 @@ class TestLoginLockout:
         assert "Too many failed logins" in response.content.decode()
 
 
+class TestPasswordSpraying:
+    def test_a_client_guessing_a_few_passwords_at_many_accounts_is_locked_out(self, client, settings):
+        for n in range(8):
+            make_user(f"user{n}")
+        failures = [status for n in range(8) for status in _fail(client, f"user{n}", 4)]
+        assert failures[: settings.LOGIN_CLIENT_FAILURE_LIMIT - 1] == [200] * (settings.LOGIN_CLIENT_FAILURE_LIMIT - 1)
+        assert set(failures[settings.LOGIN_CLIENT_FAILURE_LIMIT - 1 :]) == {429}  # 20 failures: locked
+        assert _log_in(client, "user7", PASSWORD).status_code == 429  # even the right password now
+        assert _log_in(Client(REMOTE_ADDR="10.0.0.9"), "user7", PASSWORD).status_code == 302  # elsewhere: fine
+
+    def test_logging_in_to_one_s_own_account_does_not_clear_the_client_s_failures(self, client, settings):
+        settings.LOGIN_CLIENT_FAILURE_LIMIT = 6
+        make_user("mine")
+        for n in range(3):
+            make_user(f"other{n}")
+            _fail(client, f"other{n}", 2)  # 6 failures in all, 2 per account
+            if n < 2:
+                assert _log_in(client, "mine", PASSWORD).status_code == 302
+                client.logout()
+        assert _log_in(client, "mine", PASSWORD).status_code == 429
+
+
+class TestPasswordChange:
+    def _change(self, client, old: str):
+        data = {"old_password": old, "new_password1": "N3w-long-password", "new_password2": "N3w-long-password"}
+        return client.post("/accounts/password_change/", data)
+
+    def test_wrong_old_passwords_lock_the_change_out_like_logins(self, client, alice):
+        client.force_login(alice)
+        assert [self._change(client, "wrong").status_code for _ in range(5)] == [200, 200, 200, 200, 429]
+        response = self._change(client, PASSWORD)  # the right one too, until the cool-off
+        assert response.status_code == 429
+        assert "Too many failed logins" in response.content.decode()
+        alice.refresh_from_db()
+        assert alice.check_password(PASSWORD)
+
+    def test_the_right_old_password_changes_it(self, client, alice):
+        client.force_login(alice)
+        assert self._change(client, PASSWORD)["Location"] == "/accounts/password_change/done/"
+
+
 class TestClientAddress:
     def test_without_the_tls_proxy_the_address_is_the_connections(self):
         request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="1.2.3.4")
@@ -116,4 +157,4 @@ class TestSignUpDomains:
 
     def test_an_address_at_an_allowed_domain_signs_up_whatever_its_case(self, client, settings):
         settings.SIGNUP_ALLOWED_DOMAINS = ["example.com"]
-        assert self._sign_up(client, "carol@Example.COM")["Location"] == "/"
+        assert "Check your mail" in self._sign_up(client, "carol@Example.COM").content.decode()

@@ -4,6 +4,7 @@ import datetime
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 
 from tasks_app.models import Email, Notification, Task
@@ -183,22 +184,73 @@ class TestNotifications:
         assert theirs.read_at is None
 
 
+SIGN_UP = {
+    "username": "carol",
+    "email": "carol@example.com",
+    "password1": "Str0ng-pass-9",
+    "password2": "Str0ng-pass-9",
+}
+
+
+def _signup_link(message) -> str:
+    return re.search(r"http://testserver(/signup/verify/\S+/)", message.body).group(1)
+
+
 class TestSignUp:
-    def test_it_creates_the_account_logs_in_and_sends_a_welcome_email(self, client, django_capture_on_commit_callbacks):
+    def test_the_account_opens_only_from_the_link_mailed_to_the_address(
+        self, client, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                "/signup/",
-                {
-                    "username": "carol",
-                    "email": "carol@example.com",
-                    "password1": "Str0ng-pass-9",
-                    "password2": "Str0ng-pass-9",
-                },
-            )
+            response = client.post("/signup/", SIGN_UP)
+        assert response.status_code == 200 and "Check your mail" in response.content.decode()
+        carol = get_user_model().objects.get(username="carol")
+        assert not carol.is_active
+        assert not client.login(username="carol", password="Str0ng-pass-9")  # not before the link
+        assert client.get("/").status_code == 302
+
+        link = _signup_link(mail.outbox[0])
+        assert mail.outbox[0].to == ["carol@example.com"]
+        assert link not in Email.objects.get(kind=Email.Kind.SIGNUP).body  # the one-time link is not kept
+        assert "Confirm and log in" in client.get(link).content.decode()  # a link checker's GET opens nothing
+        assert not get_user_model().objects.get(username="carol").is_active
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(link)
         assert response["Location"] == "/"
         assert client.get("/").status_code == 200
-        assert mail.outbox[0].to == ["carol@example.com"]
-        assert mail.outbox[0].subject == "Welcome to the task tracker, carol"
+        assert mail.outbox[1].subject == "Welcome to the task tracker, carol"
+        client.logout()
+        assert client.post(link).status_code == 400  # once only
+
+    def test_an_address_with_an_account_gets_a_note_not_a_second_account(
+        self, client, alice, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/signup/", {**SIGN_UP, "email": "ALICE@example.com"})
+        assert "Check your mail" in response.content.decode()  # the same page: no address is told apart
+        assert not get_user_model().objects.filter(username="carol").exists()
+        assert mail.outbox[0].to == ["ALICE@example.com"]
+        assert mail.outbox[0].subject == "You already have a task tracker account"
+        assert "/accounts/password_reset/" in mail.outbox[0].body
+
+    def test_signing_up_again_before_confirming_mails_the_same_account_s_link(
+        self, client, django_capture_on_commit_callbacks
+    ):
+        for username in ["carol", "carol2"]:
+            with django_capture_on_commit_callbacks(execute=True):
+                client.post("/signup/", {**SIGN_UP, "username": username})
+        assert get_user_model().objects.filter(email__iexact="carol@example.com").count() == 1
+        assert len(mail.outbox) == 2
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(_signup_link(mail.outbox[1]))["Location"] == "/"
+        assert get_user_model().objects.get(username="carol").is_active
+
+    def test_a_forged_or_mangled_link_is_refused(self, client, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/signup/", SIGN_UP)
+        link = _signup_link(mail.outbox[0])
+        for bad in [link[:-3] + "xx/", "/signup/verify/MTIzNDU2/abc-123/", "/signup/verify/!!/x/"]:
+            assert client.post(bad).status_code == 400
+        assert not get_user_model().objects.get(username="carol").is_active
 
     def test_it_explains_a_weak_password_and_a_missing_email(self, client):
         response = client.post("/signup/", {"username": "dan", "password1": "123", "password2": "123"})

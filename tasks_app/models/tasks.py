@@ -106,6 +106,7 @@ class Email(models.Model):
 
     class Kind(models.TextChoices):
         WELCOME = "welcome", "Welcome"
+        SIGNUP = "signup", "Sign-up: confirm the address"
         PASSWORD_RESET = "password_reset", "Password reset"
         TASK = "task", "A task, on request"
         TASK_COMPLETED = "task_completed", "Task completed"

@@ -15,9 +15,9 @@ from tasks_app.queue import claims
 
 logger = logging.getLogger(__name__)
 
-# Kinds whose body holds a secret (a reset link): the body is dropped once sent or failed for good
+# Kinds whose body holds a secret (a reset or sign-up link): the body is dropped once sent or failed for good
 # (a failed one is never sent again: the person asks for a new link), and the admin never shows it.
-SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET}
+SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET, Email.Kind.SIGNUP}
 BODY_NOT_KEPT = "(not kept: it held a one-time link)"
 
 # Failures worth another try later: smtplib's errors, refused connections and timeouts are all
@@ -38,6 +38,29 @@ def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedu
             )
     except IntegrityError:
         return Email.objects.get(dedup_key=dedup_key)
+
+
+def email_create_signup(user, link: str) -> Email:
+    """The mail whose link activates a new account."""
+    context = {"user": user, "link": link}
+    return email_create(
+        kind=Email.Kind.SIGNUP,
+        to=user.email,
+        subject=render_to_string("tasks_app/email/signup_subject.txt", context),
+        body=render_to_string("tasks_app/email/signup_body.txt", context),
+        user=user,
+    )
+
+
+def email_create_address_taken(to: str, reset_url: str) -> Email:
+    """The note to an address that already has an account, when someone signs up with it."""
+    context = {"reset_url": reset_url}
+    return email_create(
+        kind=Email.Kind.SIGNUP,
+        to=to,
+        subject=render_to_string("tasks_app/email/address_taken_subject.txt", context),
+        body=render_to_string("tasks_app/email/address_taken_body.txt", context),
+    )
 
 
 def email_create_welcome(user) -> Email | None:

@@ -15,4 +15,5 @@ urlpatterns = [
     path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
     path("notifications/badge/", views.notification_badge, name="notification-badge"),
     path("signup/", views.signup, name="signup"),
+    path("signup/verify/<str:uidb64>/<str:token>/", views.signup_verify, name="signup-verify"),
 ]

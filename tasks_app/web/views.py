@@ -2,22 +2,25 @@
 
 import math
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_lockout_response
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.views import PasswordResetView
+from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.views import PasswordChangeView, PasswordResetView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks_app import charts, permissions, workflows
 from tasks_app.client import password_reset_wait
 from tasks_app.models import Notification, Task
-from tasks_app.services import notifications, task_trends, tasks, user_stats
+from tasks_app.services import accounts, notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted, visible_or_404
 from tasks_app.web.forms import QueuedPasswordResetForm, SignUpForm, TaskFilterForm, TaskForm
 
@@ -140,19 +143,59 @@ def notification_badge(request: HttpRequest) -> JsonResponse:
 
 @login_not_required
 def signup(request: HttpRequest) -> HttpResponse:
+    """A new account, active once its owner opens the link mailed to the address."""
     if not settings.SIGNUP_ENABLED:
         raise Http404("Sign-up is turned off; ask an administrator for an account.")
     if request.user.is_authenticated:
         return redirect("tasks:task-list")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            workflows.welcome_email_start(user)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}! Your account is ready.")
-        return redirect("tasks:task-list")
+        workflows.signup_start(
+            form,
+            link_for=lambda uidb64, token: request.build_absolute_uri(
+                reverse("tasks:signup-verify", args=[uidb64, token])
+            ),
+            reset_url=request.build_absolute_uri(reverse("password_reset")),
+        )
+        link_days = settings.PASSWORD_RESET_TIMEOUT // 86400  # the token's life (Django's reset timeout)
+        return render(
+            request, "tasks_app/signup_sent.html", {"email": form.cleaned_data["email"], "link_days": link_days}
+        )
     return render(request, "tasks_app/signup.html", {"form": form})
+
+
+@login_not_required
+def signup_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link of the sign-up mail: a button that activates the account (a link checker that
+    opens the link activates nothing), then the person is logged in and welcomed."""
+    user = accounts.account_to_activate(uidb64, token)
+    if user is None:
+        return render(request, "tasks_app/signup_verify.html", {"invalid": True}, status=400)
+    if request.method != "POST":
+        return render(request, "tasks_app/signup_verify.html", {"account": user})
+    if not accounts.account_activate(user):
+        return render(request, "tasks_app/signup_verify.html", {"taken": True}, status=409)
+    workflows.welcome_email_start(user)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, f"Welcome, {user.username}! Your address is confirmed and your account is ready.")
+    return redirect("tasks:task-list")
+
+
+class PasswordChange(PasswordChangeView):
+    """Django's password change, under the login lockout: a wrong old password counts as a failed
+    login (django-axes), and a person locked out cannot try the old password here either."""
+
+    def post(self, request, *args, **kwargs):
+        credentials = {"username": request.user.get_username()}
+        if AxesProxyHandler.is_locked(request, credentials):
+            return get_lockout_response(request, credentials=credentials)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error("old_password"):
+            credentials = {"username": self.request.user.get_username()}
+            user_login_failed.send(sender=__name__, credentials=credentials, request=self.request)
+        return super().form_invalid(form)
 
 
 class PasswordReset(PasswordResetView):

@@ -5,6 +5,7 @@ once. Imports flow one way: models <- services <- jobs <- workflows <- views, ap
 Services never import jobs; workflows are the one layer that may call both (through `queue`).
 """
 
+from tasks_app.workflows.accounts import signup_start
 from tasks_app.workflows.files import export_start, import_start, report_cancel, report_start
 from tasks_app.workflows.tasks import (
     broadcast_start,
@@ -23,6 +24,7 @@ __all__ = [
     "password_reset_email_start",
     "report_cancel",
     "report_start",
+    "signup_start",
     "task_complete",
     "task_create",
     "task_email",

@@ -95,3 +95,27 @@ def test_a_password_reset_link_arrives_by_email_and_works(live_stack, browser_pa
     assert page.locator("h1").inner_text() == "This link does not work"
     log_in(page, live_stack, "carol", "An0ther-long-pass")
     assert page.locator("h1").inner_text() == "Tasks"
+
+
+def test_a_sign_up_opens_the_account_from_the_link_mailed_to_the_address(live_stack, browser_page):
+    page = browser_page
+    page.goto(live_stack.url + "/signup/")
+    page.fill("input[name=username]", "dora")
+    page.fill("input[name=email]", "dora@example.com")
+    page.fill("input[name=password1]", "A-long-pass-42")
+    page.fill("input[name=password2]", "A-long-pass-42")
+    page.click("main button[type=submit]")
+    assert page.locator("h1").inner_text() == "Check your mail"
+
+    def signup_link() -> str | None:
+        sent = "".join(path.read_text() for path in (live_stack.data_dir / "mail").glob("*"))
+        found = re.search(r"http://\S+/signup/verify/\S+/", sent)
+        return found and found.group(0)
+
+    link = wait_for(signup_link, what="the sign-up email")
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Confirm your address"
+    page.click("main button[type=submit]")
+    assert page.locator("h1").inner_text() == "Tasks"
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "This link does not work"
