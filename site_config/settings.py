@@ -272,6 +272,8 @@ API_TOKEN_RATE = env_str("API_TOKEN_RATE", "1200/minute")
 # (known or not, so the answer tells nothing) and per client address.
 PASSWORD_RESET_EMAIL_RATE = env_str("PASSWORD_RESET_EMAIL_RATE", "3/hour")
 PASSWORD_RESET_CLIENT_RATE = env_str("PASSWORD_RESET_CLIENT_RATE", "20/hour")
+# Mails one person's actions send to others (a completion mails the task's owner); past it, none.
+MAIL_SENDER_RATE = env_str("MAIL_SENDER_RATE", "20/hour")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task tracker API",
     "DESCRIPTION": "Tasks and notifications. Slow work runs in the background on Huey.",

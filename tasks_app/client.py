@@ -1,4 +1,5 @@
-"""Who is calling: the client's address, the login lockout, the API's throttle, password-reset limits."""
+"""Who is calling: the client's address, the login lockout, the API's throttle, password-reset
+and mail limits."""
 
 import hashlib
 import math
@@ -102,3 +103,8 @@ def password_reset_wait(request: HttpRequest, email: str) -> int:
         if not throttle.allow_request(request, None):
             return math.ceil(throttle.wait() or 1)
     return 0
+
+
+def mail_sender_allows(user) -> bool:
+    """Count one mail caused by `user`'s action against MAIL_SENDER_RATE; False past it."""
+    return _KeyedThrottle("mail-sender", str(user.pk), settings.MAIL_SENDER_RATE).allow_request(None, None)

@@ -55,11 +55,38 @@ class TestTasks:
 
     def test_completing_a_task_emails_its_owner_once(self, alice, django_capture_on_commit_callbacks):
         task = make_task(alice, title="Ship it")
+        bob = make_user("bob")
         with django_capture_on_commit_callbacks(execute=True):
-            workflows.task_complete(task, by=alice)
-            workflows.task_complete(task, by=alice)  # already done: no second notice
+            workflows.task_complete(task, by=bob)
+            workflows.task_complete(task, by=bob)  # already done: no second notice
         assert job_names() == [queue.job_name(jobs.email_send), queue.job_name(jobs.task_completed_notify)]
         assert [m.subject for m in mail.outbox] == ["Completed: Ship it"]
+
+    def test_completing_one_s_own_task_mails_no_one(self, alice, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            workflows.task_complete(make_task(alice), by=alice)
+        assert mail.outbox == []
+
+    def test_completing_and_reopening_a_task_all_day_mails_its_owner_once(
+        self, alice, django_capture_on_commit_callbacks
+    ):
+        task, bob = make_task(alice, title="Flip-flop"), make_user("bob")
+        for _ in range(5):
+            with django_capture_on_commit_callbacks(execute=True):
+                workflows.task_complete(task, by=bob)
+            workflows.task_update(task, by=bob, status=Task.Status.TODO)
+        assert [m.subject for m in mail.outbox] == ["Completed: Flip-flop"]
+
+    def test_one_person_s_completions_mail_others_at_most_mail_sender_rate_times(
+        self, alice, settings, django_capture_on_commit_callbacks
+    ):
+        settings.MAIL_SENDER_RATE = "3/hour"
+        mallory = make_user("mallory")
+        with django_capture_on_commit_callbacks(execute=True):
+            for n in range(5):
+                workflows.task_complete(make_task(alice, title=f"Phish {n}"), by=mallory)
+            workflows.task_complete(make_task(mallory, title="Theirs"), by=alice)  # alice's own budget
+        assert [m.subject for m in mail.outbox] == [*(f"Completed: Phish {n}" for n in range(3)), "Completed: Theirs"]
 
     def test_a_status_a_form_already_set_on_the_task_still_counts_as_a_completion(
         self, alice, django_capture_on_commit_callbacks
@@ -67,7 +94,7 @@ class TestTasks:
         task = make_task(alice)
         task.status = Task.Status.DONE  # what a ModelForm's validation does before the view calls
         with django_capture_on_commit_callbacks(execute=True):
-            workflows.task_update(task, by=alice)
+            workflows.task_update(task, by=make_user("bob"))
         assert queue.job_name(jobs.task_completed_notify) in job_names()
 
     def test_email_me_this_task_writes_the_email_and_returns_its_job(self, alice, django_capture_on_commit_callbacks):

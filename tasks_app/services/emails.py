@@ -126,7 +126,8 @@ def email_create_task(task: Task, user) -> Email:
 
 
 def email_create_task_completed(task: Task) -> Email | None:
-    """Tell a task's owner it was completed, once per completion; None without an address."""
+    """Tell a task's owner it was completed, at most once a day per task (completed, reopened and
+    completed again is one mail); None without an address."""
     if not task.owner.email or task.completed_at is None:
         return None
     subject, body = _render("task_completed", {"task": task, "user": task.owner})
@@ -136,7 +137,7 @@ def email_create_task_completed(task: Task) -> Email | None:
         subject=subject,
         body=body,
         user=task.owner,
-        dedup_key=f"task-completed:{task.pk}:{task.completed_at.isoformat()}",
+        dedup_key=f"task-completed:{task.pk}:{timezone.localdate(task.completed_at).isoformat()}",
     )
 
 
