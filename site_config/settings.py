@@ -449,7 +449,9 @@ REPORT_BUILD_PROCESS = env_bool("REPORT_BUILD_PROCESS", not HUEY_IMMEDIATE)
 REPORT_BUILD_NICE = env_int("REPORT_BUILD_NICE", 10)
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 2 * 1024 * 1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)
-IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 40)  # a task has 5 fields; spreadsheets add a few
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 40)
+# Reports, imports and exports one person may have waiting or being made at once (429 past it).
+FILE_JOBS_PER_PERSON = env_int("FILE_JOBS_PER_PERSON", 3)  # a task has 5 fields; spreadsheets add a few
 # Request bodies over this are refused with a 413 before they are read (tasks_app/middleware.py):
 # the largest import plus 1 MB for the multipart framing and the other fields. Keep it under the
 # proxy's own cap (deploy/Caddyfile: 10 MB), so people see this message rather than the proxy's.

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from tasks_app import jobs
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
 from tasks_app.services import imports, report_files, reports
+from tests.factories import api_client as make_api
 from tests.factories import make_task, make_user
 
 pytestmark = pytest.mark.django_db
@@ -313,6 +314,40 @@ class TestExports:
         export = WorkspaceExport.objects.get()
         assert f"/exports/{export.pk}/download/" in client.get("/exports/").content.decode()
         assert client.get(f"/exports/{export.pk}/download/")["Content-Type"] == "application/zip"
+
+
+class TestOnePersonsFilesInProgress:
+    """Jobs stay waiting here: their on-commit enqueue never runs in these tests."""
+
+    def test_past_the_limit_reports_imports_and_exports_are_refused_with_a_429_and_why(self, api, alice):
+        for status in ["todo", "in_progress", "done"]:
+            assert api.post("/api/reports/", {"format": "csv", "status": status}, format="json").status_code == 202
+        refused = [
+            api.post("/api/reports/", {"format": "pdf"}, format="json"),
+            api.post("/api/imports/", {"file": _csv_upload("title\na\n")}, format="multipart"),
+            api.post("/api/exports/"),
+        ]
+        assert [response.status_code for response in refused] == [429, 429, 429]
+        assert refused[0].json()["detail"].startswith("You have 3 reports, imports or exports waiting or being made")
+        assert api.post("/api/reports/", {"format": "csv", "status": "todo"}, format="json").status_code == 200  # a repeat: that one
+        assert (Report.objects.count(), TaskImport.objects.count(), WorkspaceExport.objects.count()) == (3, 0, 0)
+        assert make_api(make_user()).post("/api/reports/", {"format": "pdf"}, format="json").status_code == 202  # others: their own
+
+    def test_the_pages_say_why_with_a_429(self, client, alice, settings):
+        settings.FILE_JOBS_PER_PERSON = 1
+        client.force_login(alice)
+        client.post("/exports/")
+        for url, data in [("/reports/", {"format": "csv"}), ("/imports/", {"file": _csv_upload("title\na\n")})]:
+            response = client.post(url, data)
+            assert response.status_code == 429
+            assert "the most one person may have at once" in response.content.decode()
+        response = client.post("/exports/", follow=True)
+        assert "is already being prepared" in response.content.decode()  # an export asked again: the same one
+
+    def test_an_export_asked_again_while_one_is_prepared_is_that_one(self, api):
+        first, second = api.post("/api/exports/"), api.post("/api/exports/")
+        assert (first.status_code, second.status_code) == (202, 200)
+        assert second.json()["id"] == first.json()["id"] and WorkspaceExport.objects.count() == 1
 
 
 class TestImportAndExportRetention:

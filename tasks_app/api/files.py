@@ -113,11 +113,14 @@ def import_detail(request: Request, pk: int) -> Response:
     return Response(TaskImportSerializer(visible_or_404(TaskImport, request.user, pk)).data)
 
 
-@extend_schema(request=None, responses={202: StartedSerializer})
+@extend_schema(request=None, responses={202: StartedSerializer, 200: StartedSerializer})
 @api_view(["POST"])
 def export_create(request: Request) -> Response:
-    """Export your tasks, notifications and reports metadata as one zip (parts built in parallel)."""
-    return started(workflows.export_start(owner=request.user), "api-export-detail")
+    """Export your tasks, notifications and reports metadata as one zip (parts built in parallel).
+    Asked again while yours is being prepared: that one (200)."""
+    with service_errors_as_400():
+        export, created = workflows.export_start(owner=request.user)
+    return started(export, "api-export-detail", created, f"Already preparing: export {export.pk} ({export.status}).")
 
 
 @extend_schema(responses=WorkspaceExportSerializer)

@@ -10,6 +10,7 @@ from tasks_app import permissions, workflows
 from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
 from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
 from tasks_app.web.forms import ImportForm, ReportForm, add_service_errors
+from tasks_app.workflows.files import TooMuchInProgress
 
 
 def _download(row) -> FileResponse:
@@ -19,8 +20,14 @@ def _download(row) -> FileResponse:
     return response
 
 
+def _status_of(error: ValidationError) -> int:
+    """The page's status when a start was refused: 429 past the per-person limit, else 200 (the form again)."""
+    return 429 if isinstance(error, TooMuchInProgress) else 200
+
+
 def report_list(request: HttpRequest) -> HttpResponse:
     form = ReportForm(request.POST) if request.method == "POST" else ReportForm()
+    status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -33,6 +40,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             add_service_errors(form, error)
+            status = _status_of(error)
         else:
             if created:
                 messages.success(request, "Your report is being built; this page follows its progress.")
@@ -42,7 +50,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
     rows = list(Report.objects.filter(owner=request.user)[:50])
     runs = JobRun.objects.in_bulk([r.job_id for r in rows if r.job_id])
     context = {"form": form, "reports": [(r, runs.get(r.job_id)) for r in rows]}
-    return render(request, "tasks_app/files/report_list.html", context)
+    return render(request, "tasks_app/files/report_list.html", context, status=status)
 
 
 def report_download(request: HttpRequest, pk: int) -> FileResponse:
@@ -62,11 +70,13 @@ def report_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 def import_list(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             task_import, created = workflows.import_start(owner=request.user, uploaded=form.cleaned_data["file"])
         except ValidationError as error:
             add_service_errors(form, error)
+            status = _status_of(error)
         else:
             if not created:
                 messages.info(
@@ -74,7 +84,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                 )
             return redirect("files:import-detail", pk=task_import.pk)
     imports_ = TaskImport.objects.filter(owner=request.user)[:50]
-    return render(request, "tasks_app/files/import_list.html", {"form": form, "imports": imports_})
+    return render(request, "tasks_app/files/import_list.html", {"form": form, "imports": imports_}, status=status)
 
 
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -84,12 +94,21 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def export_list(request: HttpRequest) -> HttpResponse:
+    refused = None
     if request.method == "POST":
-        workflows.export_start(owner=request.user)
-        messages.success(request, "Your export is being prepared.")
-        return redirect("files:export-list")
+        try:
+            export, created = workflows.export_start(owner=request.user)
+        except TooMuchInProgress as error:
+            refused = error.messages[0]
+        else:
+            if created:
+                messages.success(request, "Your export is being prepared.")
+            else:
+                messages.info(request, f"Your export #{export.pk} is already being prepared.")
+            return redirect("files:export-list")
     exports_ = WorkspaceExport.objects.filter(owner=request.user)[:50]
-    return render(request, "tasks_app/files/export_list.html", {"exports": exports_})
+    context = {"exports": exports_, "refused": refused}
+    return render(request, "tasks_app/files/export_list.html", context, status=429 if refused else 200)
 
 
 def export_download(request: HttpRequest, pk: int) -> FileResponse:

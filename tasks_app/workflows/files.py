@@ -1,12 +1,16 @@
 """Reports, CSV imports and workspace exports: the row first, then its job after the commit.
 
-A report or an import asked for again while the same one is still waiting or running is not
-started twice: its start returns the one in progress, with `created` False (`queue.claim_unique`).
+A report, an import or an export asked for again while the same one is still waiting or running
+is not started twice: its start returns the one in progress, with `created` False
+(`queue.claim_unique`; an export is the same zip whatever asks). Past that, one person has at most FILE_JOBS_PER_PERSON of them waiting or
+running at once (`TooMuchInProgress`): one person's flood cannot fill the lanes everyone shares.
 """
 
 import datetime
 import hashlib
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from tasks_app import jobs, queue
@@ -15,6 +19,25 @@ from tasks_app.services import imports, reports
 
 # The same file imported again soon after is a double submit, not new work: it would add every task twice.
 SAME_IMPORT_WINDOW = datetime.timedelta(minutes=10)
+
+
+BUSY = [Report.Status.PENDING, Report.Status.RUNNING]  # (the same for imports and exports)
+
+
+class TooMuchInProgress(ValidationError):
+    """The person already has FILE_JOBS_PER_PERSON reports, imports and exports waiting or running."""
+
+
+def _within_limit(owner) -> None:
+    """Raise TooMuchInProgress when `owner` has their fill of files waiting or being made."""
+    count = sum(
+        model.objects.filter(owner=owner, status__in=BUSY).count() for model in (Report, TaskImport, WorkspaceExport)
+    )
+    if count >= settings.FILE_JOBS_PER_PERSON:
+        raise TooMuchInProgress(
+            f"You have {count} reports, imports or exports waiting or being made, the most one person may "
+            "have at once. Start this one when one of them has finished."
+        )
 
 
 def report_start(*, owner, format: str, task_status: str = "", date_from=None, date_to=None) -> tuple[Report, bool]:
@@ -28,6 +51,7 @@ def report_start(*, owner, format: str, task_status: str = "", date_from=None, d
         building = None if claimed.created else Report.objects.filter(job_id=claimed.job_id).first()
         if building is not None:
             return building, False
+        _within_limit(owner)
         report = reports.report_request(
             owner=owner, format=format, task_status=task_status, date_from=date_from, date_to=date_to
         )
@@ -58,6 +82,7 @@ def import_start(*, owner, uploaded) -> tuple[TaskImport, bool]:
         earlier = None if claimed.created else TaskImport.objects.filter(job_id=claimed.job_id).first()
         if earlier is not None:
             return earlier, False
+        _within_limit(owner)
         task_import = imports.import_create(owner=owner, uploaded=uploaded)
         pipeline = jobs.import_pipeline(task_import.pk, job_id=_new_id(claimed))
         task_import.job_id = pipeline.id  # the import itself; its steps follow
@@ -78,10 +103,17 @@ def _new_id(claimed) -> str | None:
     return claimed.job_id if claimed.created else None
 
 
-def export_start(*, owner) -> WorkspaceExport:
-    """Record a workspace export and enqueue its chord (parts in parallel, then one zip)."""
+def export_start(*, owner) -> tuple[WorkspaceExport, bool]:
+    """Record a workspace export and enqueue its chord (parts in parallel, then one zip).
+
+    Returns the export and True, or, while the person's export is waiting or being made, that one
+    and False (an export has no choices: a second one now would be the same zip)."""
     with transaction.atomic():
+        earlier = WorkspaceExport.objects.filter(owner=owner, status__in=BUSY).order_by("pk").first()
+        if earlier is not None:
+            return earlier, False
+        _within_limit(owner)
         export = WorkspaceExport.objects.create(owner=owner)
         export.job_id = queue.enqueue_message_on_commit(jobs.export_chord(export.pk), user=owner)
         export.save(update_fields=["job_id"])
-    return export
+    return export, True
