@@ -330,6 +330,7 @@ if HUEY_MAX_DELIVERIES < 1:
 # a job not listed runs in "default".
 HUEY_LANE_ROUTES = {
     "tasks_app.jobs.emails.email_send": "emails",
+    "tasks_app.jobs.emails.password_reset_send": "emails",
     "tasks_app.jobs.emails.task_completed_notify": "emails",
     "tasks_app.jobs.emails.digest_send": "emails",
     "tasks_app.jobs.files.report_build": "reports",

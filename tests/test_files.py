@@ -329,9 +329,13 @@ class TestOnePersonsFilesInProgress:
         ]
         assert [response.status_code for response in refused] == [429, 429, 429]
         assert refused[0].json()["detail"].startswith("You have 3 reports, imports or exports waiting or being made")
-        assert api.post("/api/reports/", {"format": "csv", "status": "todo"}, format="json").status_code == 200  # a repeat: that one
+        assert (
+            api.post("/api/reports/", {"format": "csv", "status": "todo"}, format="json").status_code == 200
+        )  # a repeat: that one
         assert (Report.objects.count(), TaskImport.objects.count(), WorkspaceExport.objects.count()) == (3, 0, 0)
-        assert make_api(make_user()).post("/api/reports/", {"format": "pdf"}, format="json").status_code == 202  # others: their own
+        assert (
+            make_api(make_user()).post("/api/reports/", {"format": "pdf"}, format="json").status_code == 202
+        )  # others: their own
 
     def test_the_pages_say_why_with_a_429(self, client, alice, settings):
         settings.FILE_JOBS_PER_PERSON = 1

@@ -6,6 +6,8 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks_app.models import Email, Notification, Task
 from tests.backends import sqlite_only
@@ -288,3 +290,12 @@ class TestPasswordReset:
             response = client.post("/accounts/password_reset/", {"email": "nobody@example.com"})
         assert response["Location"] == "/accounts/password_reset/done/"
         assert not mail.outbox
+
+    def test_a_known_and_an_unknown_address_cost_the_request_the_same_work(self, client, alice):
+        queries = []
+        for address in ["alice@example.com", "nobody@example.com"]:
+            with CaptureQueriesContext(connection) as captured:
+                assert client.post("/accounts/password_reset/", {"email": address}).status_code == 302
+            queries.append([re.sub(r"'[^']*'|\d+", "?", query["sql"]) for query in captured.captured_queries])
+        assert queries[0] == queries[1]  # the same statements: the job, not the request, looks the address up
+        assert not Email.objects.exists()  # no link made before the job sends it

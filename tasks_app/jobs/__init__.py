@@ -5,7 +5,14 @@ A job's registered name (module path + function name, e.g. `tasks_app.jobs.email
 is part of the queue's wire format: renaming or moving one strands messages already queued.
 """
 
-from tasks_app.jobs.emails import PRIORITY_BULK, PRIORITY_URGENT, digest_send, email_send, task_completed_notify
+from tasks_app.jobs.emails import (
+    PRIORITY_BULK,
+    PRIORITY_URGENT,
+    digest_send,
+    email_send,
+    password_reset_send,
+    task_completed_notify,
+)
 from tasks_app.jobs.files import (
     export_chord,
     export_combine,
@@ -36,6 +43,7 @@ __all__ = [
     "digest_send",
     "done_tasks_cleanup",
     "email_send",
+    "password_reset_send",
     "export_chord",
     "export_combine",
     "export_part",

@@ -44,6 +44,28 @@ def email_send(email_id: int, task=None) -> bool:
             raise
 
 
+@db_task(retries=5, context=True)
+def password_reset_send(address: str, base_url: str, task=None) -> int:
+    """Mail a password reset link to each account with `address` (none: nothing); return how many.
+
+    A request for any address, known or not, costs the same: this job. The link is made here,
+    as the mail goes out, and never written down; a retry makes a fresh one."""
+    sent = 0
+    with urgent_email_rate_limit:
+        for user in emails.password_reset_users(address):
+            email = emails.email_create_password_reset(user, dedup_key=f"password-reset:{task.id}:{user.pk}")
+            body = emails.password_reset_body(user, base_url)
+            try:
+                sent += emails.email_send(email.pk, final_attempt=task.retries == 0, body=body)
+            except emails.TRANSIENT_ERRORS as exc:
+                retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
+                raise
+            except Exception:
+                task.retries = 0
+                raise
+    return sent
+
+
 @db_task()
 def task_completed_notify(task_id: int) -> bool:
     """Email a task's owner that it was completed (once per completion)."""

@@ -2,13 +2,18 @@
 
 import datetime
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tasks_app.models import Email, Task
 from tasks_app.queue import claims
@@ -19,6 +24,7 @@ logger = logging.getLogger(__name__)
 # (a failed one is never sent again: the person asks for a new link), and the admin never shows it.
 SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET, Email.Kind.SIGNUP}
 BODY_NOT_KEPT = "(not kept: it held a one-time link)"
+BODY_MADE_WHEN_SENT = "(made as it is sent: it holds a one-time link)"
 
 # Failures worth another try later: smtplib's errors, refused connections and timeouts are all
 # OSErrors. Anything else (a bad address, mail misconfigured) fails the email at once.
@@ -78,8 +84,9 @@ def email_create_welcome(user) -> Email | None:
     )
 
 
-def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
-    """Send an unsent email once; return False when it is gone, sent or being sent.
+def email_send(email_id: int, *, final_attempt: bool = True, body: str | None = None) -> bool:
+    """Send an unsent email once; return False when it is gone, sent or being sent. `body`: the
+    text to send instead of the row's (a password reset's, made as it is sent).
 
     A transient failure puts the row back in the queue for the next attempt, unless this is the
     last one; any other failure marks it failed. Either way it re-raises for the job to decide.
@@ -93,7 +100,7 @@ def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
         return False
     email = Email.objects.get(pk=email_id)
     try:
-        send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
+        send_mail(email.subject, body or email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
     except Exception as exc:
         retryable = isinstance(exc, TRANSIENT_ERRORS) and not final_attempt
         email.status = Email.Status.QUEUED if retryable else Email.Status.FAILED
@@ -110,6 +117,40 @@ def email_send(email_id: int, *, final_attempt: bool = True) -> bool:
     email.save(update_fields=["status", "sent_at", "error", "body"])
     logger.info("email sent id=%s kind=%s", email.pk, email.kind)
     return True
+
+
+def password_reset_users(address: str):
+    """The accounts a reset for `address` goes to: Django's rule (active, a usable password, the
+    address whatever its case)."""
+    return PasswordResetForm().get_users(address)
+
+
+def email_create_password_reset(user, *, dedup_key: str) -> Email:
+    """A password reset mail, written without its link: the link is made as it is sent
+    (`password_reset_body`), so it never sits in the database or its backups."""
+    return email_create(
+        kind=Email.Kind.PASSWORD_RESET,
+        to=user.email,
+        subject=" ".join(render_to_string("registration/password_reset_subject.txt").split()),
+        body=BODY_MADE_WHEN_SENT,
+        user=user,
+        dedup_key=dedup_key,
+    )
+
+
+def password_reset_body(user, base_url: str) -> str:
+    """The reset mail's text with a fresh one-time link on the site at `base_url`."""
+    site = urlsplit(base_url)
+    context = {
+        "email": user.email,
+        "domain": site.netloc,
+        "site_name": site.netloc,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": site.scheme,
+    }
+    return render_to_string("registration/password_reset_email.html", context)
 
 
 def _render(name: str, context: dict) -> tuple[str, str]:

@@ -3,10 +3,8 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
-from django.template import loader
+from django.contrib.auth.forms import UserCreationForm
 
-from tasks_app import workflows
 from tasks_app.models import Report, Task
 
 
@@ -45,23 +43,6 @@ class SignUpForm(UserCreationForm):
         if allowed and email.rsplit("@", 1)[-1].lower() not in allowed:
             raise forms.ValidationError(f"Sign-up takes addresses at {', '.join(allowed)} only.")
         return email
-
-
-class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's password reset, but the email is written now and sent by a background job."""
-
-    def send_mail(
-        self,
-        subject_template_name,
-        email_template_name,
-        context,
-        from_email,
-        to_email,
-        html_email_template_name=None,
-    ) -> None:
-        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
-        workflows.password_reset_email_start(to=to_email, subject=subject, body=body, user=context["user"])
 
 
 class ReportForm(forms.Form):

@@ -22,7 +22,7 @@ from tasks_app.client import password_reset_wait
 from tasks_app.models import Notification, Task
 from tasks_app.services import accounts, notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted, visible_or_404
-from tasks_app.web.forms import QueuedPasswordResetForm, SignUpForm, TaskFilterForm, TaskForm
+from tasks_app.web.forms import SignUpForm, TaskFilterForm, TaskForm
 
 PAGE_SIZE = 25
 
@@ -199,12 +199,12 @@ class PasswordChange(PasswordChangeView):
 
 
 class PasswordReset(PasswordResetView):
-    """Django's password reset, limited per requested address and per client (429 with the form)."""
+    """Django's password reset page, limited per requested address and per client (429 with the
+    form). The mail is made and sent by a job, the same for a known address and an unknown one."""
 
-    form_class = QueuedPasswordResetForm
-
-    def form_valid(self, form: QueuedPasswordResetForm) -> HttpResponse:
-        wait = password_reset_wait(self.request, form.cleaned_data["email"])
+    def form_valid(self, form) -> HttpResponse:
+        address = form.cleaned_data["email"]
+        wait = password_reset_wait(self.request, address)
         if wait:
             minutes = math.ceil(wait / 60)
             form.add_error(
@@ -215,4 +215,5 @@ class PasswordReset(PasswordResetView):
             response = self.render_to_response(self.get_context_data(form=form), status=429)
             response["Retry-After"] = str(wait)
             return response
-        return super().form_valid(form)
+        workflows.password_reset_start(address, base_url=self.request.build_absolute_uri("/"))
+        return redirect(self.get_success_url())

@@ -9,7 +9,7 @@ from tasks_app.workflows.accounts import signup_start
 from tasks_app.workflows.files import export_start, import_start, report_cancel, report_start
 from tasks_app.workflows.tasks import (
     broadcast_start,
-    password_reset_email_start,
+    password_reset_start,
     task_complete,
     task_create,
     task_email,
@@ -21,7 +21,7 @@ __all__ = [
     "broadcast_start",
     "export_start",
     "import_start",
-    "password_reset_email_start",
+    "password_reset_start",
     "report_cancel",
     "report_start",
     "signup_start",

@@ -73,12 +73,11 @@ def welcome_email_start(user) -> Email | None:
     return email
 
 
-def password_reset_email_start(*, to: str, subject: str, body: str, user) -> Email:
-    """Write a password reset email and send it ahead of everything else in the emails lane."""
+def password_reset_start(address: str, *, base_url: str) -> str:
+    """Send a password reset for `address` ahead of everything else in the emails lane; the same
+    work whether or not an account has the address (the job looks). Returns the job id."""
     with transaction.atomic():
-        email = emails.email_create(kind=Email.Kind.PASSWORD_RESET, to=to, subject=subject, body=body, user=user)
-        queue.enqueue_on_commit(jobs.email_send, email.pk, priority=jobs.PRIORITY_URGENT)
-    return email
+        return queue.enqueue_on_commit(jobs.password_reset_send, address, base_url, priority=jobs.PRIORITY_URGENT)
 
 
 def broadcast_start(message: str, *, by) -> str:
