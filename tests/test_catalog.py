@@ -12,7 +12,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from tasks_app import jobs
-from tasks_app.models import Email, JobEvent, JobRun, Notification, Task, TaskStatsSnapshot
+from tasks_app.models import Email, JobRun, Notification, Task, TaskStatsSnapshot
 from tasks_app.services import backups, emails, maintenance
 from tests.factories import api_client, make_task, make_user
 
@@ -63,19 +63,26 @@ class TestEmailJobs:
         task.delete()
         assert jobs.task_completed_notify(task_id)() is False
 
-    def test_the_eleventh_email_in_a_minute_waits_for_the_next_window(self):
+    def test_mail_past_a_minute_s_budget_waits_once_for_its_own_minute(self):
         user = make_user()
-        with time_machine.travel(datetime.datetime(2026, 3, 1, 12, 0, 5, tzinfo=datetime.UTC), tick=False):
-            rows = [emails.email_create(kind="task", to=user.email, subject=f"#{n}", body="b") for n in range(11)]
+        noon = datetime.datetime(2026, 3, 1, 12, 0, 5, tzinfo=datetime.UTC)
+        with time_machine.travel(noon, tick=False):
+            rows = [emails.email_create(kind="task", to=user.email, subject=f"#{n}", body="b") for n in range(21)]
             for email in rows:
                 jobs.email_send(email.pk)
         assert len(mail.outbox) == 10
-        last = Email.objects.get(pk=rows[-1].pk)
-        assert last.status == Email.Status.QUEUED
-        waiting = JobRun.objects.get(args=[last.pk])
-        assert waiting.state == JobRun.State.RETRYING
-        assert waiting.retries_left == 5  # waiting for the rate limit spends no retry
-        assert JobEvent.objects.filter(job=waiting, kind="rate-limited").exists()
+        waiting = [JobRun.objects.get(args=[row.pk]) for row in rows[10:]]
+        assert {(run.state, run.retries_left) for run in waiting} == {(JobRun.State.RETRYING, 5)}  # no retry spent
+        one, two = noon.replace(minute=1, second=0), noon.replace(minute=2, second=0)
+        assert [run.eta for run in waiting] == [one] * 10 + [two]  # the minutes after fill up in order
+        kinds = [list(run.events.values_list("kind", flat=True)) for run in waiting]
+        assert {tuple(k) for k in kinds} == {("enqueued", "executing", "retrying", "scheduled")}  # one wait each
+
+        with time_machine.travel(one, tick=False):
+            for held in HUEY.read_schedule():
+                HUEY.execute(held)
+        assert len(mail.outbox) == 20
+        assert Email.objects.get(pk=rows[-1].pk).status == Email.Status.QUEUED  # its minute is the next
 
     def test_urgent_mail_is_picked_before_bulk_mail(self, queue_backend):
         # The project's queue storage, in a queue of this test's own: turning HUEY's

@@ -6,7 +6,8 @@ import logging
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY, db_task
+from huey.contrib.djhuey import db_task
+from huey.exceptions import RetryTask
 
 from tasks_app import queue
 from tasks_app.jobs.backoff import retry_later
@@ -20,49 +21,59 @@ logger = logging.getLogger(__name__)
 PRIORITY_URGENT = 10
 PRIORITY_BULK = -10
 
-# Huey's own fixed-window limiter: past the limit a send is put back until the next window,
-# without spending one of its retries. Urgent mail (a password reset) has a budget of its own,
-# so a burst of other mail never makes a reset wait.
-email_rate_limit = HUEY.rate_limit("email", limit=settings.EMAIL_RATE_LIMIT_PER_MINUTE, per=60)
-urgent_email_rate_limit = HUEY.rate_limit("email-urgent", limit=settings.EMAIL_URGENT_RATE_LIMIT_PER_MINUTE, per=60)
+
+def wait_for_mail_slot(task, *, urgent: bool) -> None:
+    """Take this send's place in its budget (EMAIL_RATE_LIMIT_PER_MINUTE; urgent mail, such as a
+    password reset, has EMAIL_URGENT_RATE_LIMIT_PER_MINUTE of its own, so other mail never delays
+    it). When its place is in a later minute, the job waits for it once, carrying it (`slot`):
+    one wait in its history however long the line, and no retry spent."""
+    if task.kwargs.get("slot"):
+        return
+    per_minute = settings.EMAIL_URGENT_RATE_LIMIT_PER_MINUTE if urgent else settings.EMAIL_RATE_LIMIT_PER_MINUTE
+    at = emails.mail_slot("urgent" if urgent else "mail", per_minute)
+    wait = (at - timezone.now()).total_seconds()
+    if wait > 0:
+        task.kwargs["slot"] = at.isoformat()
+        raise RetryTask(delay=wait)
 
 
 # Huey hands the running job to `context=True` functions as the keyword argument `task`.
 @db_task(retries=5, context=True)
-def email_send(email_id: int, task=None) -> bool:
-    """Send one Email row; SMTP and network errors are retried with backoff, jitter and a cap,
-    anything else (bad input, mail misconfigured) fails the job at once."""
-    urgent = (task.priority or 0) >= PRIORITY_URGENT
-    with urgent_email_rate_limit if urgent else email_rate_limit:
-        try:
-            return emails.email_send(email_id, final_attempt=task.retries == 0)
-        except emails.TRANSIENT_ERRORS as exc:
-            retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
-            raise
-        except Exception:
-            task.retries = 0  # else Huey retries any error at once: retrying cannot fix this one
-            raise
+def email_send(email_id: int, slot: str = "", task=None) -> bool:
+    """Send one Email row in its place in the mail budget; SMTP and network errors are retried
+    with backoff, jitter and a cap, anything else (bad input, mail misconfigured) fails the job at once."""
+    wait_for_mail_slot(task, urgent=(task.priority or 0) >= PRIORITY_URGENT)
+    try:
+        return emails.email_send(email_id, final_attempt=task.retries == 0)
+    except emails.TRANSIENT_ERRORS as exc:
+        retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
+        raise
+    except Exception:
+        task.retries = 0  # else Huey retries any error at once: retrying cannot fix this one
+        raise
 
 
 @db_task(retries=5, context=True)
-def password_reset_send(address: str, base_url: str, task=None) -> int:
+def password_reset_send(address: str, base_url: str, slot: str = "", task=None) -> int:
     """Mail a password reset link to each account with `address` (none: nothing); return how many.
 
     A request for any address, known or not, costs the same: this job. The link is made here,
     as the mail goes out, and never written down; a retry makes a fresh one."""
+    users = list(emails.password_reset_users(address))
+    if users:
+        wait_for_mail_slot(task, urgent=True)
     sent = 0
-    with urgent_email_rate_limit:
-        for user in emails.password_reset_users(address):
-            email = emails.email_create_password_reset(user, dedup_key=f"password-reset:{task.id}:{user.pk}")
-            body = emails.password_reset_body(user, base_url)
-            try:
-                sent += emails.email_send(email.pk, final_attempt=task.retries == 0, body=body)
-            except emails.TRANSIENT_ERRORS as exc:
-                retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
-                raise
-            except Exception:
-                task.retries = 0
-                raise
+    for user in users:
+        email = emails.email_create_password_reset(user, dedup_key=f"password-reset:{task.id}:{user.pk}")
+        body = emails.password_reset_body(user, base_url)
+        try:
+            sent += emails.email_send(email.pk, final_attempt=task.retries == 0, body=body)
+        except emails.TRANSIENT_ERRORS as exc:
+            retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
+            raise
+        except Exception:
+            task.retries = 0
+            raise
     return sent
 
 

@@ -3,7 +3,7 @@
 from tasks_app.models.files import Report, TaskImport, UserTaskStats, WorkspaceExport
 from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob, PeriodicTick, UniqueJob
 from tasks_app.models.stats import TaskStatsSnapshot
-from tasks_app.models.tasks import Email, Notification, Task
+from tasks_app.models.tasks import Email, MailSlot, Notification, Task
 
 __all__ = [
     "Report",
@@ -12,6 +12,7 @@ __all__ = [
     "WorkspaceExport",
     "ConsumerHeartbeat",
     "Email",
+    "MailSlot",
     "JobEvent",
     "JobRun",
     "Notification",

@@ -95,6 +95,18 @@ class Notification(models.Model):
         return self.message
 
 
+class MailSlot(models.Model):
+    """One mail budget's current minute and how many of its sends it has handed out
+    (`services.emails.mail_slot`)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    minute = models.DateTimeField()
+    used = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.used} at {self.minute:%H:%M}"
+
+
 class Email(models.Model):
     """An outgoing email: written in the request, sent by a job, kept as a log."""
 

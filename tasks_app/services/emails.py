@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from tasks_app.models import Email, Task
+from tasks_app.models import Email, MailSlot, Task
 from tasks_app.queue import claims
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,24 @@ def email_create_welcome(user) -> Email | None:
         user=user,
         dedup_key=f"welcome:{user.pk}",
     )
+
+
+def mail_slot(budget: str, per_minute: int) -> datetime.datetime:
+    """When the next mail of `budget` may go: now while this clock minute has sends left, else the
+    start of the first minute that has (the minutes after a flood fill up in order). At most
+    `per_minute` sends a clock minute, as a mail provider counts them."""
+    now = timezone.now()
+    this_minute = now.replace(second=0, microsecond=0)
+    with transaction.atomic():
+        MailSlot.objects.bulk_create([MailSlot(name=budget, minute=this_minute)], ignore_conflicts=True)
+        slot = MailSlot.objects.select_for_update().get(name=budget)
+        if slot.minute < this_minute:
+            slot.minute, slot.used = this_minute, 0
+        if slot.used >= per_minute:
+            slot.minute, slot.used = slot.minute + datetime.timedelta(minutes=1), 0
+        slot.used += 1
+        slot.save()
+    return max(now, slot.minute)
 
 
 def email_send(email_id: int, *, final_attempt: bool = True, body: str | None = None) -> bool:
