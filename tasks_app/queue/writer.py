@@ -167,7 +167,10 @@ class Writer:
         next_beat = 0.0
         backoff = 0.0
         while not self._stop.is_set():
-            self._work.wait(max(FLUSH_INTERVAL, backoff))
+            if backoff:
+                self._stop.wait(backoff)  # after a failure: not sooner, however many events come
+            else:
+                self._work.wait(FLUSH_INTERVAL)
             self._stop.wait(GATHER)  # let a few more events join the batch: one commit for them all
             self._work.clear()
             try:
