@@ -84,6 +84,16 @@ class TestEmailJobs:
         assert len(mail.outbox) == 20
         assert Email.objects.get(pk=rows[-1].pk).status == Email.Status.QUEUED  # its minute is the next
 
+    def test_a_send_with_nothing_left_to_send_takes_no_place_in_the_budget(self, settings):
+        settings.EMAIL_RATE_LIMIT_PER_MINUTE = 2
+        user = make_user()
+        first, second = (emails.email_create(kind="task", to=user.email, subject=s, body="b") for s in "AB")
+        with time_machine.travel(datetime.datetime(2026, 3, 1, 12, 0, 5, tzinfo=datetime.UTC), tick=False):
+            for _ in range(4):
+                jobs.email_send(first.pk)  # sent once; the others: already sent (a completion asked again)
+            jobs.email_send(second.pk)
+        assert [m.subject for m in mail.outbox] == ["A", "B"]  # B in the same minute: 2 a minute
+
     def test_urgent_mail_is_picked_before_bulk_mail(self, queue_backend):
         # The project's queue storage, in a queue of this test's own: turning HUEY's
         # immediate mode off would open the real queue named in settings.

@@ -67,6 +67,27 @@ class TestClaimUnique:
         assert Report.objects.count() == 1
 
 
+@postgres_only  # SQLite runs one writer at a time
+def test_one_person_s_requests_at_once_stay_within_their_limit(transactional_db, settings):
+    settings.FILE_JOBS_PER_PERSON = 2
+    settings.REPORT_ROW_DELAY_SECONDS = 0.2  # each report builds (inline, after its commit) for 2 s
+    alice = make_user("alice")
+    for n in range(10):
+        make_task(alice, title=f"Row {n}")
+
+    def request(n):
+        try:
+            return workflows.report_start(owner=alice, format="csv", date_from=datetime.date(2026, 1, n + 1))
+        except workflows.TooMuchInProgress:
+            return None
+        finally:
+            connection.close()
+
+    started = at_once(6, request)
+    assert sum(result is not None for result in started) == 2
+    assert Report.objects.count() == 2
+
+
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 

@@ -42,6 +42,8 @@ def wait_for_mail_slot(task, *, urgent: bool) -> None:
 def email_send(email_id: int, slot: str = "", task=None) -> bool:
     """Send one Email row in its place in the mail budget; SMTP and network errors are retried
     with backoff, jitter and a cap, anything else (bad input, mail misconfigured) fails the job at once."""
+    if not emails.email_unsent(email_id):
+        return False  # sent already (a completion asked again): it takes no place in the budget
     wait_for_mail_slot(task, urgent=(task.priority or 0) >= PRIORITY_URGENT)
     try:
         return emails.email_send(email_id, final_attempt=task.retries == 0)

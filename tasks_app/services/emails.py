@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 SENSITIVE_KINDS = {Email.Kind.PASSWORD_RESET, Email.Kind.SIGNUP}
 BODY_NOT_KEPT = "(not kept: it held a one-time link)"
 BODY_MADE_WHEN_SENT = "(made as it is sent: it holds a one-time link)"
+UNSENT = [Email.Status.QUEUED, Email.Status.FAILED]
 
 # Failures worth another try later: smtplib's errors, refused connections and timeouts are all
 # OSErrors. Anything else (a bad address, mail misconfigured) fails the email at once.
@@ -84,6 +85,15 @@ def email_create_welcome(user) -> Email | None:
     )
 
 
+def email_unsent(email_id: int) -> bool:
+    """Whether the email may still be sent: not sent, and not a one-time link that failed."""
+    return _sendable(email_id).exclude(status=Email.Status.SENT).exists()
+
+
+def _sendable(email_id: int):
+    return Email.objects.filter(pk=email_id).exclude(kind__in=SENSITIVE_KINDS, status=Email.Status.FAILED)
+
+
 def mail_slot(budget: str, per_minute: int) -> datetime.datetime:
     """When the next mail of `budget` may go: now while this clock minute has sends left, else the
     start of the first minute that has (the minutes after a flood fill up in order). At most
@@ -112,9 +122,7 @@ def email_send(email_id: int, *, final_attempt: bool = True, body: str | None = 
     # A failed email was never sent, so a person retrying its job may send it: claim it too. One
     # left `sending` by a run that died is sent by the next: if that run died after the SMTP
     # server accepted the mail and before this row said so, the mail goes out twice.
-    unsent = [Email.Status.QUEUED, Email.Status.FAILED]
-    sendable = Email.objects.filter(pk=email_id).exclude(kind__in=SENSITIVE_KINDS, status=Email.Status.FAILED)
-    if not claims.claim(sendable, open=unsent, claimed=Email.Status.SENDING):
+    if not claims.claim(_sendable(email_id), open=UNSENT, claimed=Email.Status.SENDING):
         return False
     email = Email.objects.get(pk=email_id)
     try:

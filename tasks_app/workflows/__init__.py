@@ -6,7 +6,7 @@ Services never import jobs; workflows are the one layer that may call both (thro
 """
 
 from tasks_app.workflows.accounts import signup_start
-from tasks_app.workflows.files import export_start, import_start, report_cancel, report_start
+from tasks_app.workflows.files import TooMuchInProgress, export_start, import_start, report_cancel, report_start
 from tasks_app.workflows.tasks import (
     broadcast_start,
     password_reset_start,
@@ -18,6 +18,7 @@ from tasks_app.workflows.tasks import (
 )
 
 __all__ = [
+    "TooMuchInProgress",
     "broadcast_start",
     "export_start",
     "import_start",

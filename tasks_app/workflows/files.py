@@ -10,6 +10,7 @@ import datetime
 import hashlib
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -29,7 +30,11 @@ class TooMuchInProgress(ValidationError):
 
 
 def _within_limit(owner) -> None:
-    """Raise TooMuchInProgress when `owner` has their fill of files waiting or being made."""
+    """Raise TooMuchInProgress when `owner` has their fill of files waiting or being made.
+
+    In the transaction that adds the next one: the person's row is locked first, so requests of
+    one person at once count one after another (on PostgreSQL; SQLite has one writer anyway)."""
+    get_user_model().objects.select_for_update().get(pk=owner.pk)
     count = sum(
         model.objects.filter(owner=owner, status__in=BUSY).count() for model in (Report, TaskImport, WorkspaceExport)
     )
