@@ -387,8 +387,10 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         delivery is not counted against them)."""
         claims = [task.claim.message_id for task in list(self._tasks_in_flight) if getattr(task, "claim", None)]
         self._abandoned = bool(claims)
-        if claims:
+        try:
             self.storage.uncount_delivery(claims, self.consumer_id)
+        except Exception:  # the stop goes on: the next delivery is then counted
+            logger.exception("could not uncount the deliveries of the interrupted jobs")
         super().notify_interrupted_tasks()
 
 
