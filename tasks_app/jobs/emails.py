@@ -42,11 +42,13 @@ def wait_for_mail_slot(task, *, urgent: bool) -> None:
 def email_send(email_id: int, slot: str = "", task=None) -> bool:
     """Send one Email row in its place in the mail budget; SMTP and network errors are retried
     with backoff, jitter and a cap, anything else (bad input, mail misconfigured) fails the job at once."""
-    if not emails.email_unsent(email_id):
-        return False  # sent already (a completion asked again): it takes no place in the budget
-    wait_for_mail_slot(task, urgent=(task.priority or 0) >= PRIORITY_URGENT)
     try:
+        if not emails.email_unsent(email_id):
+            return False  # sent already (a completion asked again): it takes no place in the budget
+        wait_for_mail_slot(task, urgent=(task.priority or 0) >= PRIORITY_URGENT)
         return emails.email_send(email_id, final_attempt=task.retries == 0)
+    except RetryTask:
+        raise  # waiting for its place in the budget
     except emails.TRANSIENT_ERRORS as exc:
         retry_later(task, exc, base=settings.EMAIL_RETRY_BASE_SECONDS, cap=settings.EMAIL_RETRY_MAX_SECONDS)
         raise

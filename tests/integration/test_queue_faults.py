@@ -126,6 +126,7 @@ def test_a_paused_job_s_runs_are_held_once_and_run_the_moment_it_resumes(start_l
     token = stack.create_user("pauser", staff=True)
     stack.start_consumer(with_test_jobs=True)
     stack.shell(PAUSE.format(action="pause"))
+    time.sleep(1.5)  # a consumer sees a pause within a second (pause.paused_names)
     held = stack.shell(NAPS.format(count=20)).split()
     kinds = lambda: json.loads(stack.shell(EVENTS.format(job_ids=held)))  # noqa: E731
     assert wait_for(lambda: all("paused" in k for k in kinds().values()), what="the runs to be held")
