@@ -83,8 +83,14 @@ import json
 from collections import Counter
 from django.contrib.auth import get_user_model
 from django.db.models import F
-from tasks_app.models import Email, JobRun, Notification, Task
+from tasks_app.models import Email, JobRun, Notification, Task, UserTaskStats
 users = {}
+stats_rows = {
+    row["user__username"]: {**row, "counted_on": str(row["counted_on"]), "updated_at": str(row["updated_at"])}
+    for row in UserTaskStats.objects.filter(user__username__startswith="stress").values(
+        "user__username", "open", "done", "counted_on", "version", "updated_at"
+    )
+}
 for user in get_user_model().objects.filter(username__startswith="stress"):
     notices = Counter(Notification.objects.filter(user=user).values_list("kind", flat=True))
     users[user.username] = {
@@ -98,6 +104,7 @@ for user in get_user_model().objects.filter(username__startswith="stress"):
 runs = JobRun.objects.all()
 print(json.dumps({
     "users": users,
+    "stats_rows": stats_rows,  # to tell why /api/me/ disagreed, if it did
     "jobs": Counter(f"{name.rsplit('.', 1)[-1]} {state}" for name, state in runs.values_list("name", "state")),
     "rerun": runs.exclude(attempts=1, deliveries=1).count(),
 }))
@@ -289,6 +296,7 @@ def checks(team: list[Client], counts: dict, stats: dict, log_problems: list[str
         if have != expected or seen_stats != expected_stats:
             wrong_users.append(f"{client.username}: expected {expected}, task_stats {expected_stats}")
             wrong_users.append(f"{client.username}: database {have}, task_stats {seen_stats}")
+            wrong_users.append(f"{client.username}: its UserTaskStats row {counts['stats_rows'].get(client.username)}")
     created = sum(c.created for c in team)
     expected_jobs = {
         "task_assigned_notify succeeded": created,
