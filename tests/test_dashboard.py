@@ -68,7 +68,7 @@ def test_a_consumer_whose_history_writer_fell_behind_is_shown_in_red(staff_clien
             history_flushed_at=flushed,
         )
     table = staff_client.get("/ops/?panel=1").content.decode().split("<h2>Consumers</h2>")[1]
-    assert '<td class="error-text">300 s ago</td>' in table  # past HEALTH_HISTORY_MAX_AGE (60 s)
+    assert re.search(r'<td class="error-text">30\d s ago</td>', table)  # past HEALTH_HISTORY_MAX_AGE (60 s)
     assert table.count("error-text") == 1
 
 
