@@ -49,25 +49,14 @@ def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedu
 
 def email_create_signup(user, link: str) -> Email:
     """The mail whose link activates a new account."""
-    context = {"user": user, "link": link}
-    return email_create(
-        kind=Email.Kind.SIGNUP,
-        to=user.email,
-        subject=render_to_string("tasks_app/email/signup_subject.txt", context),
-        body=render_to_string("tasks_app/email/signup_body.txt", context),
-        user=user,
-    )
+    subject, body = _render("signup", {"user": user, "link": link})
+    return email_create(kind=Email.Kind.SIGNUP, to=user.email, subject=subject, body=body, user=user)
 
 
 def email_create_address_taken(to: str, reset_url: str) -> Email:
     """The note to an address that already has an account, when someone signs up with it."""
-    context = {"reset_url": reset_url}
-    return email_create(
-        kind=Email.Kind.SIGNUP,
-        to=to,
-        subject=render_to_string("tasks_app/email/address_taken_subject.txt", context),
-        body=render_to_string("tasks_app/email/address_taken_body.txt", context),
-    )
+    subject, body = _render("address_taken", {"reset_url": reset_url})
+    return email_create(kind=Email.Kind.SIGNUP, to=to, subject=subject, body=body)
 
 
 def email_create_welcome(user) -> Email | None:

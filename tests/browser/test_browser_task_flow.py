@@ -70,6 +70,18 @@ def test_every_task_page_renders_in_a_real_browser(live_stack, browser_page):
     page.locator(".swagger-ui").wait_for()
 
 
+def mailed_link(stack, path: str, what: str) -> str:
+    """The first link to `path` in the mail sent so far (the consumer sends it; Django's file
+    backend writes it under DATA_DIR/mail), waited for."""
+
+    def link() -> str | None:
+        sent = "".join(mail.read_text() for mail in (stack.data_dir / "mail").glob("*"))
+        found = re.search(rf"http://\S+{re.escape(path)}\S+/", sent)
+        return found and found.group(0)
+
+    return wait_for(link, what=what)
+
+
 def test_a_password_reset_link_arrives_by_email_and_works(live_stack, browser_page):
     live_stack.create_user("carol")
     page = browser_page
@@ -78,13 +90,7 @@ def test_a_password_reset_link_arrives_by_email_and_works(live_stack, browser_pa
     page.click("main button[type=submit]")
     assert page.locator("h1").inner_text() == "Check your email"
 
-    # The consumer sends it; Django's file backend writes it under DATA_DIR/mail.
-    def reset_link() -> str | None:
-        sent = "".join(path.read_text() for path in (live_stack.data_dir / "mail").glob("*"))
-        found = re.search(r"http://\S+/accounts/reset/\S+/", sent)
-        return found and found.group(0)
-
-    page.goto(wait_for(reset_link, what="the password reset email"))
+    page.goto(mailed_link(live_stack, "/accounts/reset/", "the password reset email"))
     assert page.locator("h1").inner_text() == "Choose a new password"
     page.fill("input[name=new_password1]", "An0ther-long-pass")
     page.fill("input[name=new_password2]", "An0ther-long-pass")
@@ -107,12 +113,7 @@ def test_a_sign_up_opens_the_account_from_the_link_mailed_to_the_address(live_st
     page.click("main button[type=submit]")
     assert page.locator("h1").inner_text() == "Check your mail"
 
-    def signup_link() -> str | None:
-        sent = "".join(path.read_text() for path in (live_stack.data_dir / "mail").glob("*"))
-        found = re.search(r"http://\S+/signup/verify/\S+/", sent)
-        return found and found.group(0)
-
-    link = wait_for(signup_link, what="the sign-up email")
+    link = mailed_link(live_stack, "/signup/verify/", "the sign-up email")
     page.goto(link)
     assert page.locator("h1").inner_text() == "Confirm your address"
     page.click("main button[type=submit]")
