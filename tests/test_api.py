@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tasks_app.models import Notification, Task
+from tasks_app.services import tasks
 from tests.backends import sqlite_only
 from tests.factories import make_task, make_user
 
@@ -39,6 +40,13 @@ class TestAuthentication:
         }
         assert client.post("/api/tasks/", {"title": "By token"}, format="json").status_code == 201
         assert client.get("/api/me/").json()["task_stats"]["open"] == 1  # recounted by the write
+
+    def test_me_counts_tasks_written_before_the_first_read(self, alice):
+        # The first read makes the counts row: it must show the recount, not the new row's zeros.
+        for title in ("a", "b"):
+            tasks.task_create(created_by=alice, title=title)
+        client = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+        assert client.get("/api/me/").json()["task_stats"]["open"] == 2
 
     def test_it_accepts_a_session_but_requires_the_csrf_token_to_write(self, alice):
         client = APIClient(enforce_csrf_checks=True)

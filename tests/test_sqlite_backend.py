@@ -93,3 +93,28 @@ def test_a_transaction_that_held_the_lock_long_is_logged_with_the_line_that_open
     assert "origin=tests/test_sqlite_backend.py:" in line and line.endswith(
         "in test_a_transaction_that_held_the_lock_long_is_logged_with_the_line_that_opened_it"
     )
+
+
+def test_a_statement_after_a_transaction_that_waited_long_still_waits_the_whole_timeout(monkeypatch):
+    # The transaction's BEGIN waits only what its turn left of the timeout; an UPDATE outside any
+    # transaction afterwards (a recount's) must not inherit that remainder.
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 1)
+    alice = make_user("alice")
+    holding, waited = threading.Event(), {}
+
+    def holder():
+        with transaction.atomic():
+            Task.objects.create(title="Held", owner=alice)
+            holding.set()
+            time.sleep(0.5)
+
+    def waiter():
+        holding.wait()
+        with transaction.atomic():
+            Task.objects.create(title="After", owner=alice)
+        with connection.cursor() as cursor:
+            waited["busy_timeout"] = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+
+    for thread in [in_thread(holder), in_thread(waiter)]:
+        thread.join()
+    assert waited["busy_timeout"] == 1000

@@ -72,7 +72,9 @@ def user_stats_refresh(user) -> UserTaskStats:
     The counts are read outside any write transaction; the row is written only if its version is
     still the one read before counting, so a task write that landed in between is never lost.
     """
-    UserTaskStats.objects.get_or_create(user=user)
+    # By id: given the user, get_or_create would leave its new, uncounted row cached on `user`,
+    # and a serializer reading `user.task_stats` would show 0 open, 0 done.
+    UserTaskStats.objects.get_or_create(user_id=user.pk)
     today = timezone.localdate()
     owned = Task.objects.filter(owner=user)
     for _ in range(RECOUNT_TRIES):

@@ -63,7 +63,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 # SQLite waits for other processes' writers for what is left of the same timeout.
                 left = max(timeout - (time.monotonic() - asked), 0)
                 self.connection.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
-                super()._start_transaction_under_autocommit()
+                try:
+                    super()._start_transaction_under_autocommit()
+                finally:  # statements outside a transaction wait the whole timeout again
+                    self.connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
             except BaseException:
                 turn.release()
                 raise
