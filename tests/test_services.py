@@ -163,3 +163,58 @@ class TestUserStats:
         for thread in threads:
             thread.join()
         assert UserTaskStats.objects.get(user=alice).open == 2
+
+    @postgres_only
+    def test_a_first_read_while_the_first_write_is_uncommitted_counts_that_write(self, transactional_db):
+        """The write finds no counts row: it makes one, so the read's recount waits for its commit
+        (before, the write counted nothing, and the read counted without it: counts short for good)."""
+        alice = make_user("alice")
+        written, read = threading.Event(), threading.Event()
+
+        def writer():
+            with transaction.atomic():
+                tasks.task_create(created_by=alice, title="Uncommitted")
+                written.set()
+                read.wait(timeout=0.5)  # the read goes on meanwhile, or waits for this commit
+            connection.close()
+
+        def reader():
+            written.wait()
+            user_stats.user_stats_refresh(alice)
+            read.set()
+            connection.close()
+
+        threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert user_stats.user_stats_for(alice).open == 1
+
+    @postgres_only
+    def test_two_completions_of_one_task_at_once_count_it_done_once(self, transactional_db):
+        alice = make_user("alice")
+        task = make_task(alice)
+        user_stats.user_stats_for(alice)
+        first_saved, first_may_commit = threading.Event(), threading.Event()
+
+        def first():
+            with transaction.atomic():
+                tasks.task_complete(Task.objects.get(pk=task.pk))
+                first_saved.set()
+                first_may_commit.wait(timeout=0.5)
+            connection.close()
+
+        def second():
+            first_saved.wait()
+            tasks.task_complete(Task.objects.get(pk=task.pk))
+            first_may_commit.set()
+            connection.close()
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stats = UserTaskStats.objects.get(user=alice)
+        assert (stats.open, stats.done) == (0, 1)

@@ -182,8 +182,9 @@ class TestUserTaskStats:
 
     def test_a_person_never_counted_is_counted_on_the_first_read(self, alice):
         tasks.task_create(created_by=alice, title="Before any count")
-        assert not UserTaskStats.objects.filter(user=alice).exists()  # a write counts nothing
-        assert user_stats.user_stats_for(alice).open == 1
+        assert UserTaskStats.objects.get(user=alice).counted_on is None  # a write makes the row, uncounted
+        tasks.task_create(created_by=alice, title="Another")
+        assert user_stats.user_stats_for(alice).open == 2
 
     def test_deleting_old_done_tasks_has_their_owners_recounted(self, alice):
         with time_machine.travel(datetime.datetime(2026, 1, 5, 12, 0, tzinfo=datetime.UTC), tick=False):

@@ -92,7 +92,7 @@ def task_save(task: Task) -> TaskState | None:
     replaced (None if the row was gone)."""
     with transaction.atomic(savepoint=False):
         # Read in the transaction: the state these counts hold is the one this write replaces.
-        before = Task.objects.filter(pk=task.pk).values_list("owner_id", "status", "due_date").first()
+        before = _state_locked(task)
         task.save()
         counts_change(removed=[before] if before else [], added=[task_state(task)])
     return before
@@ -105,9 +105,16 @@ def task_complete(task: Task) -> Task:
 def task_delete(task: Task) -> None:
     """Delete a task."""
     with transaction.atomic(savepoint=False):
-        before = Task.objects.filter(pk=task.pk).values_list("owner_id", "status", "due_date").first()
+        before = _state_locked(task)
         task.delete()
         counts_change(removed=[before] if before else [])
+
+
+def _state_locked(task: Task) -> TaskState | None:
+    """The task's saved state, its row locked until the transaction ends (PostgreSQL: of two
+    writes of one task at once, the second reads what the first wrote; SQLite's write lock
+    serialises them anyway)."""
+    return Task.objects.select_for_update().filter(pk=task.pk).values_list("owner_id", "status", "due_date").first()
 
 
 def _sync_completed_at(task: Task) -> None:

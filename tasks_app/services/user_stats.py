@@ -45,14 +45,22 @@ def counts_change(*, removed: Iterable[TaskState] = (), added: Iterable[TaskStat
             counts[1] += sign * (not is_open)
             counts[2] += sign * (is_open and due_date is not None and due_date < today)
     for owner_id, (opened, done, overdue) in change.items():
-        if opened or done or overdue:
-            UserTaskStats.objects.filter(user_id=owner_id).update(
-                open=_plus("open", opened),
-                done=_plus("done", done),
-                overdue=Case(When(counted_on=today, then=_plus("overdue", overdue)), default=F("overdue")),
-                version=F("version") + 1,
-                updated_at=timezone.now(),
-            )
+        if not (opened or done or overdue):
+            continue
+        row = UserTaskStats.objects.filter(user_id=owner_id)
+        changes = {
+            "open": _plus("open", opened),
+            "done": _plus("done", done),
+            "overdue": Case(When(counted_on=today, then=_plus("overdue", overdue)), default=F("overdue")),
+            "version": F("version") + 1,
+            "updated_at": timezone.now(),
+        }
+        if not row.update(**changes):
+            # No row yet: make one, never counted (its first read recounts). On PostgreSQL a first
+            # read's recount then waits for this transaction's commit instead of counting without
+            # it; and if that read made the row meanwhile, the update below counts into it.
+            UserTaskStats.objects.bulk_create([UserTaskStats(user_id=owner_id)], ignore_conflicts=True)
+            row.update(**changes)
 
 
 def _plus(name: str, change: int) -> Greatest:
