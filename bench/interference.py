@@ -71,6 +71,7 @@ from tests.live_stack import LiveStack  # noqa: E402
 STACK_ENV = {
     "API_TOKEN_RATE": "1000000/minute",
     "EMAIL_RATE_LIMIT_PER_MINUTE": "1000000",
+    "MAIL_SENDER_PER_MINUTE": "1000000",
     "DB_TRANSACTION_LOG_MS": "10",
     "HUEY_WORKERS": "",  # the settings' default: the sum of the lanes, as `make run` starts it
 }

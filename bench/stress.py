@@ -53,7 +53,11 @@ sys.path.insert(0, str(ROOT))
 from bench.timed_request import Sample, timed_request  # noqa: E402
 from tests.live_stack import LiveStack, wait_for  # noqa: E402
 
-STACK_ENV = {"API_TOKEN_RATE": "1000000/minute", "EMAIL_RATE_LIMIT_PER_MINUTE": "1000000"}
+STACK_ENV = {
+    "API_TOKEN_RATE": "1000000/minute",
+    "EMAIL_RATE_LIMIT_PER_MINUTE": "1000000",
+    "MAIL_SENDER_PER_MINUTE": "1000000",
+}
 LOG_PROBLEMS = re.compile(r"database is locked|Traceback|\bERROR\b|\bCRITICAL\b")
 IMPORT_ROWS = 10  # good rows per imported file; each file has one bad row too
 LISTS = [

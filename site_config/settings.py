@@ -296,18 +296,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Rate limits (API throttling, password reset requests) count in this cache, shared by every web
-# process: files under DATA_DIR on one server; on several, Redis when the queue is there, else the
-# PostgreSQL app database (its table made by migration 0009).
+# Rate limits (API throttling, password resets, mail senders) count atomically (tasks_app/rate_limits.py):
+# in Redis when the queue is there, else in the PostgreSQL app database, else in this SQLite file.
+RATE_LIMIT_DB = DATA_DIR / "limits.sqlite3"
 HUEY_REDIS_URL = env_str("HUEY_REDIS_URL")
-if HUEY_REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": HUEY_REDIS_URL}}
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "tasks_app_cache"}}
-else:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": DATA_DIR / "cache"}
-    }
 
 # Huey. `immediate` is set explicitly: djhuey would silently default it to DEBUG.
 # Immediate mode runs jobs inline (development, unit tests); `make run` turns it off.
@@ -346,12 +338,16 @@ HUEY_LANE_ROUTES = {
 }
 try:
     HUEY_LANES = lanes.parse_limits(
-        env_str("HUEY_LANES", "default=2,emails=2,reports=1,imports=1,maintenance=1"), setting="HUEY_LANES"
+        env_str("HUEY_LANES", "default=2,emails=2,reports=2,imports=1,maintenance=1"), setting="HUEY_LANES"
     )
     # The lanes this consumer serves (a dedicated consumer for reports: HUEY_CONSUMER_LANES=reports).
     HUEY_CONSUMER_LANES = env_list("HUEY_CONSUMER_LANES") or list(HUEY_LANES)
     lanes.check_names(HUEY_LANE_ROUTES.values(), HUEY_LANES, setting="HUEY_LANE_ROUTES")
     lanes.check_names(HUEY_CONSUMER_LANES, HUEY_LANES, setting="HUEY_CONSUMER_LANES")
+    # In these lanes one person's jobs never hold a consumer's last place (when it has two or more):
+    # someone else's report starts while a person's long ones build. Jobs of no one are not held back.
+    HUEY_FAIR_LANES = env_list("HUEY_FAIR_LANES", "reports")
+    lanes.check_names(HUEY_FAIR_LANES, HUEY_LANES, setting="HUEY_FAIR_LANES")
 except lanes.LaneError as error:
     raise ImproperlyConfigured(str(error)) from None
 HUEY = {
@@ -382,6 +378,7 @@ LEASED_QUEUE = {
     "max_deliveries": HUEY_MAX_DELIVERIES,
     "lane_limits": {lane: HUEY_LANES[lane] for lane in HUEY_CONSUMER_LANES},
     "lane_routes": HUEY_LANE_ROUTES,
+    "fair_lanes": HUEY_FAIR_LANES,
 }
 if HUEY_REDIS_URL:
     HUEY.update({"huey_class": "tasks_app.queue.holding.HoldingRedisHuey", "url": HUEY_REDIS_URL})
@@ -436,6 +433,13 @@ except lanes.LaneError as error:
 # The job catalog (tasks_app/jobs/).
 EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)
 EMAIL_URGENT_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_URGENT_RATE_LIMIT_PER_MINUTE", 10)  # password resets' own budget
+# ... and of the ordinary budget, one person's actions take at most this many a minute (the rest wait).
+MAIL_SENDER_PER_MINUTE = env_int("MAIL_SENDER_PER_MINUTE", 3)
+if not 1 <= MAIL_SENDER_PER_MINUTE <= EMAIL_RATE_LIMIT_PER_MINUTE:
+    raise ImproperlyConfigured(
+        f"MAIL_SENDER_PER_MINUTE must be from 1 to EMAIL_RATE_LIMIT_PER_MINUTE ({EMAIL_RATE_LIMIT_PER_MINUTE}); "
+        f"got {MAIL_SENDER_PER_MINUTE}"
+    )
 EMAIL_RETRY_BASE_SECONDS = env_int("EMAIL_RETRY_BASE_SECONDS", 30)  # backoff: base * 2**attempt, jittered
 EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 1800)  # ... capped here
 DONE_TASK_RETENTION_DAYS = env_int("DONE_TASK_RETENTION_DAYS", 90)

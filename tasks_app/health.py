@@ -29,6 +29,28 @@ def _age(moment) -> float | None:
     return round((timezone.now() - moment).total_seconds(), 1) if moment else None
 
 
+def _oldest_waiting_by_lane() -> dict:
+    """Per lane, when its oldest waiting job was enqueued, leaving out the jobs of a person who has
+    a job running in that lane: those wait for their own person's work (a fair lane gives one
+    person only some of its places), and one person's flood must not page the operators."""
+    running = set(
+        JobRun.objects.filter(state=JobRun.State.RUNNING, triggered_by__isnull=False).values_list(
+            "lane", "triggered_by_id"
+        )
+    )
+    waiting = (
+        JobRun.objects.filter(state=JobRun.State.PENDING)
+        .values("lane", "triggered_by_id")
+        .annotate(oldest=Min("enqueued_at"))
+        .values_list("lane", "triggered_by_id", "oldest")
+    )
+    oldest_by_lane = {}
+    for lane, person, oldest in waiting:
+        if (lane, person) not in running and oldest is not None:
+            oldest_by_lane[lane] = min(oldest_by_lane.get(lane, oldest), oldest)
+    return oldest_by_lane
+
+
 @login_not_required
 @never_cache
 @require_GET
@@ -48,12 +70,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
     behind = {beat.consumer_id: _age(beat.history_flushed_at) for beat in live if beat.history_flushed_at}
     checks["history_writer_age"] = max(behind.values(), default=None)
-    oldest_by_lane = dict(
-        JobRun.objects.filter(state=JobRun.State.PENDING)
-        .values("lane")
-        .annotate(oldest=Min("enqueued_at"))
-        .values_list("lane", "oldest")
-    )
+    oldest_by_lane = _oldest_waiting_by_lane()
     checks["consumer_heartbeat_age"] = _age(newest_beat)
     checks["oldest_pending_age"] = _age(min(oldest_by_lane.values(), default=None))
     checks["oldest_pending_age_by_lane"] = {lane: _age(oldest) for lane, oldest in sorted(oldest_by_lane.items())}

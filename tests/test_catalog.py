@@ -13,6 +13,7 @@ from huey.contrib.djhuey import HUEY
 
 from tasks_app import jobs
 from tasks_app.models import Email, JobRun, Notification, Task, TaskStatsSnapshot
+from tasks_app.queue.writer import enqueueing
 from tasks_app.services import backups, emails, maintenance
 from tests.factories import api_client, make_task, make_user
 
@@ -83,6 +84,29 @@ class TestEmailJobs:
                 HUEY.execute(held)
         assert len(mail.outbox) == 20
         assert Email.objects.get(pk=rows[-1].pk).status == Email.Status.QUEUED  # its minute is the next
+
+    def test_one_persons_flood_of_mail_leaves_room_for_everyone_elses(self, settings):
+        # The shared budget is 10 a minute; the mail mallory's actions cause takes 3 of them at most.
+        settings.MAIL_SENDER_PER_MINUTE = 3
+        mallory, bob = make_user("mallory"), make_user("bob")
+        noon = datetime.datetime(2026, 3, 1, 12, 0, 5, tzinfo=datetime.UTC)
+        with time_machine.travel(noon, tick=False):
+            with enqueueing(mallory.pk):
+                flood = [emails.email_create(kind="task", to=bob.email, subject=f"Flood {n}", body="b") for n in range(12)]
+                for email in flood:
+                    jobs.email_send(email.pk)
+            with enqueueing(bob.pk):
+                jobs.email_send(emails.email_create(kind="task", to=bob.email, subject="Bob's own", body="b").pk)
+        assert [m.subject for m in mail.outbox] == ["Flood 0", "Flood 1", "Flood 2", "Bob's own"]
+        waiting = [JobRun.objects.get(args=[row.pk]) for row in flood[3:]]
+        one, four = noon.replace(minute=1, second=0), noon.replace(minute=4, second=0)
+        assert [run.eta for run in waiting] == [one] * 3 + [one.replace(minute=2)] * 3 + [one.replace(minute=3)] * 3
+        assert max(run.eta for run in waiting) < four
+
+        with time_machine.travel(one, tick=False):
+            for held in HUEY.read_schedule():
+                HUEY.execute(held)
+        assert len(mail.outbox) == 7  # each waited once, for its place in mallory's budget
 
     def test_a_send_with_nothing_left_to_send_takes_no_place_in_the_budget(self, settings):
         settings.EMAIL_RATE_LIMIT_PER_MINUTE = 2

@@ -1,5 +1,6 @@
 """Lanes: the route table, per-lane limits in the claim, and what /ops/ and /healthz show."""
 
+import contextlib
 import datetime
 
 import pytest
@@ -9,6 +10,7 @@ from huey.contrib.djhuey import HUEY
 from tasks_app import jobs
 from tasks_app.models import JobRun
 from tasks_app.queue import lanes
+from tasks_app.queue.context import current
 from tasks_app.services import reports
 from tests.factories import make_user
 from tests.live_stack import settings_error
@@ -100,6 +102,113 @@ class TestClaimsRespectLimits:
             huey.stop_consuming()
 
 
+@contextlib.contextmanager
+def acting_for(person: int):
+    """Enqueue as a request of this person does (`queue.writer.enqueueing`)."""
+    current.user_id = person
+    try:
+        yield
+    finally:
+        current.user_id = None
+
+
+def claim_all(huey) -> list[tuple]:
+    """Claim and run every waiting job one at a time; the arguments in the order they ran."""
+    order = []
+    while (job := huey.dequeue()) is not None:
+        order.append(job.args)
+        huey.execute(job)
+    return order
+
+
+class TestFairTurns:
+    def test_a_second_persons_job_waits_behind_one_of_the_firsts_not_all(self, queue_huey):
+        quick = queue_huey.task(name="quick")(lambda who, n: None)
+        with acting_for(1):
+            for n in range(10):
+                quick("mallory", n)
+        with acting_for(2):
+            quick("bob", 0)
+        assert claim_all(queue_huey)[:3] == [("mallory", 0), ("bob", 0), ("mallory", 1)]
+
+    def test_two_peoples_jobs_take_turns(self, queue_huey):
+        quick = queue_huey.task(name="quick")(lambda who, n: None)
+        with acting_for(1):
+            for n in range(3):
+                quick("mallory", n)
+        with acting_for(2):
+            for n in range(3):
+                quick("bob", n)
+        assert claim_all(queue_huey) == [(who, n) for n in range(3) for who in ("mallory", "bob")]
+
+    def test_a_job_of_no_one_and_a_due_delayed_job_take_the_heads_turn(self, queue_huey):
+        quick = queue_huey.task(name="quick")(lambda who, n: None)
+        with acting_for(1):
+            for n in range(5):
+                quick("mallory", n)
+        quick("system", 0)
+        queue_huey.add_schedule(quick.s("delayed", 0, eta=datetime.datetime(2000, 1, 1)))
+        queue_huey.read_schedule()  # the consumer's scheduler: due, so moved into the queue
+        assert claim_all(queue_huey)[:4] == [("mallory", 0), ("system", 0), ("delayed", 0), ("mallory", 1)]
+
+    def test_priority_goes_before_turns(self, queue_huey):
+        quick = queue_huey.task(name="quick")(lambda who, n: None)
+        with acting_for(1):
+            quick("mallory", 0)
+            queue_huey.enqueue(quick.s("mallory", 1, priority=10))
+        with acting_for(2):
+            quick("bob", 0)
+        assert claim_all(queue_huey) == [("mallory", 1), ("mallory", 0), ("bob", 0)]
+
+
+@pytest.fixture
+def fair_huey(queue_backend):
+    """Reports in a fair lane of two places."""
+    huey = queue_backend.huey(
+        "fair",
+        lane_limits={"default": 1, "reports": 2},
+        lane_routes={f"{__name__}.slow": "reports"},
+        fair_lanes=["reports"],
+    )
+    huey.start_consuming()
+    yield huey
+    huey.stop_consuming()
+
+
+class TestFairLanes:
+    def test_one_person_never_holds_the_last_place_of_a_fair_lane(self, fair_huey):
+        slow = fair_huey.task(name="slow")(lambda who, n: None)
+        with acting_for(1):
+            for n in range(3):
+                slow("mallory", n)
+        first = fair_huey.dequeue()
+        assert first.args == ("mallory", 0)
+        assert fair_huey.dequeue() is None  # the second place is kept for someone else
+        with acting_for(2):
+            slow("bob", 0)
+        assert fair_huey.dequeue().args == ("bob", 0)
+        fair_huey.execute(first)
+        assert fair_huey.dequeue().args == ("mallory", 1)
+
+    def test_jobs_of_no_one_may_take_every_place(self, fair_huey):
+        slow = fair_huey.task(name="slow")(lambda who, n: None)
+        slow("system", 0), slow("system", 1)
+        assert [fair_huey.dequeue().args, fair_huey.dequeue().args] == [("system", 0), ("system", 1)]
+
+    def test_a_jobs_follow_ups_are_its_persons(self, fair_huey):
+        slow = fair_huey.task(name="slow")(lambda who, n: None)
+
+        @fair_huey.task(name="fan_out")
+        def fan_out():
+            slow("from a job", 0)
+
+        with acting_for(7):
+            fan_out()
+        fair_huey.execute(fair_huey.dequeue())
+        parties = fair_huey.storage.sql("select party from message where claimed_by is null", results=True)
+        assert parties == [("7",)]
+
+
 @pytest.mark.django_db
 class TestVisibility:
     def test_a_job_records_its_lane(self, alice):
@@ -128,3 +237,19 @@ class TestVisibility:
         body = client.get("/healthz").json()
         assert body["problems"] == ["a job in lane 'reports' has waited longer than 60s"]
         assert body["checks"]["oldest_pending_age_by_lane"]["reports"] >= 120
+
+    def test_healthz_leaves_out_a_persons_jobs_waiting_behind_their_own_running_one(self, client, settings, alice):
+        # Mallory's long reports: one builds, the next waits for it (a fair lane keeps the
+        # other place for someone else). Only someone else's job waiting that long pages anyone.
+        settings.HEALTH_LANE_MAX_AGE = {"reports": 60}
+        long_ago = timezone.now() - datetime.timedelta(minutes=10)
+        mallory = make_user("mallory")
+        report = "tasks_app.jobs.files.report_build"
+        JobRun.objects.create(
+            id="building", name=report, lane="reports", state=JobRun.State.RUNNING, triggered_by=mallory
+        )
+        JobRun.objects.create(id="hers", name=report, lane="reports", enqueued_at=long_ago, triggered_by=mallory)
+        assert client.get("/healthz").status_code == 200
+        JobRun.objects.create(id="his", name=report, lane="reports", enqueued_at=long_ago, triggered_by=alice)
+        assert client.get("/healthz").json()["problems"] == ["a job in lane 'reports' has waited longer than 60s"]
+

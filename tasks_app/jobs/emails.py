@@ -25,21 +25,31 @@ PRIORITY_BULK = -10
 def wait_for_mail_slot(task, *, urgent: bool) -> None:
     """Take this send's place in its budget (EMAIL_RATE_LIMIT_PER_MINUTE; urgent mail, such as a
     password reset, has EMAIL_URGENT_RATE_LIMIT_PER_MINUTE of its own, so other mail never delays
-    it). When its place is in a later minute, the job waits for it once, carrying it (`slot`):
-    one wait in its history however long the line, and no retry spent."""
+    it). Mail caused by a person first takes a place in that person's own budget
+    (MAIL_SENDER_PER_MINUTE, below the shared one): one person's flood leaves the shared budget
+    room for everyone else's mail.
+
+    When a place is in a later minute, the job waits for it once, carrying it (`sender_slot`,
+    `slot`): at most two waits in its history however long the line, and no retry spent."""
     if task.kwargs.get("slot"):
         return
+    sender = None if urgent else queue.acting_person()
+    if sender is not None and not task.kwargs.get("sender_slot"):
+        _wait_until(task, "sender_slot", emails.mail_slot(f"sender:{sender}", settings.MAIL_SENDER_PER_MINUTE))
     per_minute = settings.EMAIL_URGENT_RATE_LIMIT_PER_MINUTE if urgent else settings.EMAIL_RATE_LIMIT_PER_MINUTE
-    at = emails.mail_slot("urgent" if urgent else "mail", per_minute)
+    _wait_until(task, "slot", emails.mail_slot("urgent" if urgent else "mail", per_minute))
+
+
+def _wait_until(task, place: str, at: datetime.datetime) -> None:
     wait = (at - timezone.now()).total_seconds()
     if wait > 0:
-        task.kwargs["slot"] = at.isoformat()
+        task.kwargs[place] = at.isoformat()
         raise RetryTask(delay=wait)
 
 
 # Huey hands the running job to `context=True` functions as the keyword argument `task`.
 @db_task(retries=5, context=True)
-def email_send(email_id: int, slot: str = "", task=None) -> bool:
+def email_send(email_id: int, slot: str = "", sender_slot: str = "", task=None) -> bool:
     """Send one Email row in its place in the mail budget; SMTP and network errors are retried
     with backoff, jitter and a cap, anything else (bad input, mail misconfigured) fails the job at once."""
     try:

@@ -31,6 +31,7 @@ _PUBLIC = {
     "scheduled_count",
     "claimed_count",
     "job_name",
+    "acting_person",
 }
 
 

@@ -40,7 +40,7 @@ import pickle
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from huey import signals as S
@@ -50,7 +50,7 @@ from huey.exceptions import ConfigurationError
 from huey.utils import Error
 
 from tasks_app.queue import lanes, wakeup
-from tasks_app.queue.context import current
+from tasks_app.queue.context import acting_person, current
 from tasks_app.queue.holding import HoldingMixin
 from tasks_app.queue.periodic import LedgerMixin
 from tasks_app.queue.postgres import LeasedPostgresStorage
@@ -83,6 +83,7 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         max_deliveries: int = 3,
         lane_limits: dict[str, int] | None = None,
         lane_routes: dict[str, str] | None = None,
+        fair_lanes: list[str] = (),
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -90,7 +91,12 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         self.max_deliveries = max_deliveries
         self.lane_limits = lane_limits or {lanes.DEFAULT: 1_000_000}  # the lanes this consumer serves
         self.lane_routes = lane_routes or {}
+        # In a fair lane of two places or more, one person's jobs hold all but one of them.
+        self.party_caps = {
+            lane: limit - 1 for lane, limit in self.lane_limits.items() if lane in fair_lanes and limit >= 2
+        }
         self._running: Counter[str] = Counter()  # lane -> messages this consumer holds
+        self._running_by_party: Counter[tuple[str, str]] = Counter()  # (fair lane, party) -> the same
         self._lanes_lock = threading.Lock()
         self.consumer_id: str | None = None  # set while this process runs a consumer
         self._stopping = threading.Event()  # set as the consumer stops: claim nothing more
@@ -107,6 +113,7 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
     def lane_of(self, task) -> str:
         return lanes.lane_of(self._registry.task_to_string(type(task)), self.lane_routes)
 
+
     # -- enqueueing (any process) ----------------------------------------------------------------
 
     def enqueue(self, task):
@@ -119,7 +126,9 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         task.message_data = self.serialize_task(task)  # serialized once: the history keeps it too
         self._emit(S.SIGNAL_ENQUEUED, task)
         once = getattr(task, "handed_over", False)
-        self.storage.enqueue(task.message_data, task.priority, job_id=task.id, lane=self.lane_of(task), once=once)
+        self.storage.enqueue(
+            task.message_data, task.priority, job_id=task.id, lane=self.lane_of(task), once=once, party=acting_person()
+        )
         if not self.results:
             return None
         results = self._pipeline_results(task)
@@ -132,7 +141,9 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             return super().add_schedule(task)
         eta = task.eta or datetime.datetime.fromtimestamp(0)
         data = self.serialize_task(task)
-        self.storage.add_to_schedule(data, eta, task.priority, job_id=task.id, lane=self.lane_of(task))
+        self.storage.add_to_schedule(
+            data, eta, task.priority, job_id=task.id, lane=self.lane_of(task), party=acting_person()
+        )
         logger.info("Added task %s to schedule, eta %s", task.id, eta)
         self._emit(S.SIGNAL_SCHEDULED, task)
         return None
@@ -149,7 +160,9 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         if self._later(self.hold, task):
             return
         name = self._registry.task_to_string(type(task))
-        self.storage.hold(self.serialize_task(task), name, task.priority, job_id=task.id, lane=self.lane_of(task))
+        self.storage.hold(
+            self.serialize_task(task), name, task.priority, job_id=task.id, lane=self.lane_of(task), party=acting_person()
+        )
 
     def resume(self, name: str) -> int:
         """Put the held runs of job `name` back in the queue now; return how many."""
@@ -229,9 +242,15 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             return None
         with self._lanes_lock:
             open_lanes = [lane for lane, limit in self.lane_limits.items() if self._running[lane] < limit]
-            claim = self.storage.claim(self.consumer_id, open_lanes)
+            held_back = defaultdict(set)
+            for (lane, party), running in self._running_by_party.items():
+                if running >= self.party_caps[lane]:
+                    held_back[lane].add(party)
+            claim = self.storage.claim(self.consumer_id, open_lanes, held_back)
             if claim is not None:
                 self._running[claim.lane] += 1
+                if claim.party is not None and claim.lane in self.party_caps:
+                    self._running_by_party[claim.lane, claim.party] += 1
         return claim
 
     def _wait(self) -> None:
@@ -288,12 +307,14 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         task.execute = run_body
         self._local.outbox = outbox
         current.run_events = []  # every history event of this run (`_finish`)
+        current.party = claim.party
         try:
             return super().execute(task, timestamp)
         finally:
             self._local.outbox = None
             del task.execute
             self._finish(claim, task, outbox)
+            current.party = None
 
     def _finish(self, claim: Claim, task=None, outbox: list[Callable] = ()) -> None:
         """Apply the job's outbox and mark its message done, in one queue transaction (tried until
@@ -331,8 +352,12 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
         with self._lanes_lock:
             was_full = self._running[claim.lane] >= self.lane_limits.get(claim.lane, 0)
             self._running[claim.lane] -= 1
-        if was_full:
-            self.wake_one()  # a worker may be waiting for a place in this lane
+            if (claim.lane, claim.party) in self._running_by_party:
+                self._running_by_party[claim.lane, claim.party] -= 1
+                if not self._running_by_party[claim.lane, claim.party]:
+                    del self._running_by_party[claim.lane, claim.party]
+        if was_full or claim.lane in self.party_caps:
+            self.wake_one()  # a worker may be waiting for a place in this lane, or for its party's
 
     def wake_one(self) -> None:
         if self._waker is not None:

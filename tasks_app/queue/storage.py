@@ -10,6 +10,13 @@ in `delayed` and move to `message` in one transaction when due; a paused job's r
 too, *held* until the job is resumed. `handed` records the jobs whose pre-written history row was
 handed to the queue, so a row is enqueued once, by its request or by recovery.
 
+Fair turns: a message carries its *party* (the person whose action enqueued it, if any) and a
+*turn*. A party's next message takes the turn after its last one in the lane, and never one
+before the lane's head (the lowest turn waiting); a message of no one takes the head's. Claims go
+by priority, then turn, then age: of two people's messages, neither waits behind more than one of
+the other's per turn, however many the other has queued. A claim can hold back some parties of a
+lane (the consumer's fair lanes: a party that holds its share of the lane's places waits).
+
 `LeasedStorage` writes each transition once, in SQL that SQLite and PostgreSQL both accept (with
 sqlite3's `?` placeholders; the PostgreSQL storage turns them into psycopg's). The two differ
 only in the tables' types, in row locks (`LOCK_READY`: PostgreSQL's concurrent claimers skip the
@@ -57,6 +64,7 @@ class Claim:
     data: bytes
     deliveries: int  # this claim included
     lane: str
+    party: str | None = None
 
 
 @dataclass
@@ -71,6 +79,16 @@ class Orphan:
 
 def _placeholders(values) -> str:
     return ",".join("?" * len(values))
+
+
+# The lane's head: the lowest turn waiting in it (0 when none waits); params (queue, lane).
+_HEAD = "(select coalesce(min(turn), 0) from message where queue = ? and lane = ? and claimed_by is null)"
+# A delayed message moved into the queue (due, or resumed) takes its lane's head turn.
+_MOVED = "queue, job_id, lane, data, priority, party, turn"
+_MOVED_FROM_DELAYED = (
+    "queue, job_id, lane, data, priority, party, (select coalesce(min(waiting.turn), 0) from message waiting "
+    "where waiting.queue = delayed.queue and waiting.lane = delayed.lane and waiting.claimed_by is null)"
+)
 
 
 def _same_process_table(host: str, pid_namespace: str | None) -> bool:
@@ -149,15 +167,19 @@ class LeasedStorage:
 
     # -- ready messages ------------------------------------------------------------------------
 
-    def enqueue(self, data, priority=None, job_id=None, lane=lanes.DEFAULT, *, once=False) -> bool:
-        """Put a message in the queue. `once`: the job's pre-written history row is handed over
-        here (by its request or by recovery); it is enqueued only by the first to hand it."""
+    def enqueue(self, data, priority=None, job_id=None, lane=lanes.DEFAULT, *, once=False, party=None) -> bool:
+        """Put a message in the queue, in its party's next turn. `once`: the job's pre-written
+        history row is handed over here (by its request or by recovery); it is enqueued only by
+        the first to hand it."""
         with self.db(commit=True) as curs:
             if once and not self._hand_over(curs, job_id):
                 return False
             curs.execute(
-                "insert into message (queue, job_id, lane, data, priority) values (?, ?, ?, ?, ?)",
-                (self.name, job_id, lane, self.to_blob(data), priority or 0),
+                "insert into message (queue, job_id, lane, data, priority, party, turn) values (?, ?, ?, ?, ?, ?, "
+                f"(select max(turn) from (select {_HEAD} as turn union all "
+                "select max(turn) + 1 from message where queue = ? and lane = ? and party = ?) as turns))",
+                (self.name, job_id, lane, self.to_blob(data), priority or 0, party, self.name, lane,
+                 self.name, lane, party),
             )
             addresses = self._wake_after(curs)
         self._wake(addresses)
@@ -174,28 +196,42 @@ class LeasedStorage:
         """Forget hand-overs older than `before` (their jobs were run or recovered long ago)."""
         self.sql("delete from handed where queue = ? and at < ?", (self.name, before), commit=True)
 
-    def claim(self, consumer_id: str, open_lanes: list[str]) -> Claim | None:
-        """Hand the best ready message of these lanes (highest priority, then oldest) to `consumer_id`."""
-        ready = f"queue = ? and claimed_by is null and lane in ({_placeholders(open_lanes)})"
-        params = (self.name, *open_lanes)
+    def claim(self, consumer_id: str, open_lanes: list[str], held_back: dict[str, set[str]] | None = None) -> Claim | None:
+        """Hand the best ready message of these lanes to `consumer_id`: each lane's next (highest
+        priority, then turn, then oldest), then the best of those (priority, then age).
+        `held_back`: per lane, the parties none of whose messages may be claimed now."""
         if not open_lanes:
             return None
         if self.LOOK_BEFORE_CLAIM and not self.sql(
-            f"select 1 from message where {ready} limit 1", params, results=True
+            f"select 1 from message where queue = ? and claimed_by is null and lane in ({_placeholders(open_lanes)}) "
+            "limit 1",
+            (self.name, *open_lanes),
+            results=True,
         ):
             return None  # idle: no write lock taken
+        nexts, params = [], []
+        for number, lane in enumerate(open_lanes):  # one index seek per lane, however long the queue
+            skip = sorted((held_back or {}).get(lane, ()))
+            where = "queue = ? and lane = ? and claimed_by is null"
+            if skip:
+                where += f" and (party is null or party not in ({_placeholders(skip)}))"
+            nexts.append(
+                f"select * from (select id, priority from message where {where} "
+                f"order by priority desc, turn, id limit 1{self.LOCK_READY}) as lane{number}"
+            )
+            params += [self.name, lane, *skip]
         rows = self.sql(
-            "update message set claimed_by = ?, claimed_at = ?, deliveries = deliveries + 1 "
-            f"where id = (select id from message where {ready} order by priority desc, id limit 1{self.LOCK_READY}) "
-            "returning id, job_id, data, deliveries, lane",
+            "update message set claimed_by = ?, claimed_at = ?, deliveries = deliveries + 1 where id = "
+            f"(select id from ({' union all '.join(nexts)}) as nexts order by priority desc, id limit 1) "
+            "returning id, job_id, data, deliveries, lane, party",
             (consumer_id, time.time(), *params),
             commit=True,
             results=True,
         )
         if not rows:
             return None
-        message_id, job_id, data, deliveries, lane = rows[0]
-        return Claim(message_id, job_id, bytes(data), deliveries, lane)
+        message_id, job_id, data, deliveries, lane, party = rows[0]
+        return Claim(message_id, job_id, bytes(data), deliveries, lane, party)
 
     def dequeue(self):
         """Huey's contract: take the next message away for good (at most once). The consumer claims."""
@@ -303,18 +339,19 @@ class LeasedStorage:
 
     # -- delayed and held messages ---------------------------------------------------------------
 
-    def add_to_schedule(self, data, ts, priority=None, job_id=None, lane=lanes.DEFAULT):
+    def add_to_schedule(self, data, ts, priority=None, job_id=None, lane=lanes.DEFAULT, party=None):
         self.sql(
-            "insert into delayed (queue, job_id, lane, data, priority, timestamp) values (?, ?, ?, ?, ?, ?)",
-            (self.name, job_id, lane, self.to_blob(data), priority or 0, ts.timestamp()),
+            "insert into delayed (queue, job_id, lane, data, priority, timestamp, party) values (?, ?, ?, ?, ?, ?, ?)",
+            (self.name, job_id, lane, self.to_blob(data), priority or 0, ts.timestamp(), party),
             commit=True,
         )
 
-    def hold(self, data, name: str, priority=None, job_id=None, lane=lanes.DEFAULT) -> None:
+    def hold(self, data, name: str, priority=None, job_id=None, lane=lanes.DEFAULT, party=None) -> None:
         """Keep a run of the paused job `name` aside until `unhold(name)`: never due, never claimed."""
         self.sql(
-            "insert into delayed (queue, job_id, lane, data, priority, timestamp, held) values (?, ?, ?, ?, ?, ?, ?)",
-            (self.name, job_id, lane, self.to_blob(data), priority or 0, HELD, name),
+            "insert into delayed (queue, job_id, lane, data, priority, timestamp, held, party) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.name, job_id, lane, self.to_blob(data), priority or 0, HELD, name, party),
             commit=True,
         )
 
@@ -322,8 +359,8 @@ class LeasedStorage:
         """Move the held runs of job `name` into the queue now, in the order they were held."""
         with self.db(commit=True) as curs:
             curs.execute(
-                "insert into message (queue, job_id, lane, data, priority) select queue, job_id, lane, data, "
-                "priority from delayed where queue = ? and held = ? order by id",
+                f"insert into message ({_MOVED}) select {_MOVED_FROM_DELAYED} "
+                "from delayed where queue = ? and held = ? order by id",
                 (self.name, name),
             )
             moved = curs.rowcount
@@ -370,8 +407,8 @@ class LeasedStorage:
             for chunk in _chunks([message_id for message_id, _ in due]):
                 ids = _placeholders(chunk)
                 curs.execute(
-                    "insert into message (queue, job_id, lane, data, priority) "
-                    f"select queue, job_id, lane, data, priority from delayed where id in ({ids}) order by timestamp, id",
+                    f"insert into message ({_MOVED}) select {_MOVED_FROM_DELAYED} "
+                    f"from delayed where id in ({ids}) order by timestamp, id",
                     chunk,
                 )
                 curs.execute(f"delete from delayed where id in ({ids})", chunk)
@@ -489,9 +526,16 @@ ADDED_COLUMNS = [
     ("message", "outcome", "blob", "bytea"),
     ("delayed", "held", "text", "text"),
     ("consumer", "pid_namespace", "text", "text"),
+    ("message", "party", "text", "text"),
+    ("message", "turn", "integer not null default 0", "bigint not null default 0"),
+    ("delayed", "party", "text", "text"),
 ]
 INDEXES = [
-    "create index if not exists message_ready on message (queue, lane, priority desc, id) where claimed_by is null",
+    "drop index if exists message_ready",  # before fair turns: (queue, lane, priority desc, id)
+    "create index if not exists message_next on message (queue, lane, priority desc, turn, id) "
+    "where claimed_by is null",
+    "create index if not exists message_head on message (queue, lane, turn) where claimed_by is null",
+    "create index if not exists message_party on message (queue, lane, party, turn) where party is not null",
     "create index if not exists message_owner on message (claimed_by) where claimed_by is not null",
     "create index if not exists message_job on message (job_id)",
     "create index if not exists delayed_due on delayed (queue, timestamp)",

@@ -23,20 +23,22 @@ def task_create(*, created_by, **fields) -> Task:
 def task_update(task: Task, *, by, **fields) -> Task:
     """Change a task; when someone else completes it, its owner is emailed by `task_completed_notify`."""
     tasks.task_change(task, **fields)  # checked before the write lock is taken
+    may_mail = _may_mail_about(task, by)  # counted before it too
     with transaction.atomic():
         # The state it replaces, read in the transaction (a ModelForm has already copied the new
         # status onto `task`): of two completions at once, one emails.
         before = tasks.task_save(task)
         was_done = before is not None and before[1] == Task.Status.DONE
-        if task.status == Task.Status.DONE and not was_done and _may_mail_about(task, by):
+        if task.status == Task.Status.DONE and not was_done and may_mail:
             queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=by)
     return task
 
 
 def _may_mail_about(task: Task, by) -> bool:
-    """Whether `by`'s completion of `task` mails its owner: never one's own action, and at most
-    MAIL_SENDER_RATE mails caused by one person (a flood of completions mails no one much)."""
-    if by is None or by.pk == task.owner_id:
+    """Whether `by`'s completion of `task` may mail its owner: never one's own action, and at most
+    MAIL_SENDER_RATE mails caused by one person (a flood of completions mails no one much). A
+    completion of a task already done counts against the person's budget too."""
+    if task.status != Task.Status.DONE or by is None or by.pk == task.owner_id:
         return False
     return mail_sender_allows(by)
 

@@ -32,7 +32,9 @@ def most_at_once(intervals: list[tuple[str, str]]) -> int:
 
 
 def test_emails_and_notifications_run_at_once_while_reports_fill_their_lane(start_live_stack):
-    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.15", EMAIL_RATE_LIMIT_PER_MINUTE="100")
+    stack = start_live_stack(
+        REPORT_ROW_DELAY_SECONDS="0.15", EMAIL_RATE_LIMIT_PER_MINUTE="100", MAIL_SENDER_PER_MINUTE="100"
+    )
     token = stack.create_user("alice")
     make_tasks(stack, "alice", 25)  # a report takes ~4 s
     for format in ("csv", "xlsx"):  # two reports (the same one twice would be one: unique jobs)
@@ -60,9 +62,27 @@ def test_emails_and_notifications_run_at_once_while_reports_fill_their_lane(star
     by_lane: dict[str, list] = {}
     for run in runs(stack):
         by_lane.setdefault(run["lane"], []).append((run["started_at"], run["finished_at"]))
-    assert most_at_once(by_lane["reports"]) == 1  # HUEY_LANES: reports=1
+    assert most_at_once(by_lane["reports"]) == 1  # one person's: the lane's second place is kept for another
     assert most_at_once(by_lane["emails"]) <= 2
     assert most_at_once(by_lane["default"]) <= 2
+
+
+def test_a_second_persons_report_starts_while_the_firsts_long_ones_build(start_live_stack):
+    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.15")
+    alice, bob = stack.create_user("alice"), stack.create_user("bob")
+    make_tasks(stack, "alice", 25)  # each of her reports takes ~4 s
+    for format in ("csv", "xlsx", "pdf"):
+        assert stack.api("POST", "/api/reports/", alice, {"format": format})[0] == 202
+    wait_for(lambda: any(r["name"] == "report_build" and r["state"] == "running" for r in runs(stack)))
+    status, started = stack.api("POST", "/api/reports/", bob, {"format": "csv"})
+    assert status == 202
+
+    def bobs_report_state() -> str:
+        return stack.api("GET", f"/api/jobs/{started['job_id']}/", bob)[1]["state"]
+
+    assert wait_for(lambda: bobs_report_state() == "succeeded", timeout=3, what="bob's report, beside alice's")
+    states = [r["state"] for r in runs(stack) if r["name"] == "report_build"]
+    assert states.count("pending") >= 1  # alice's last one still waits for her first
 
 
 def test_a_consumer_restricted_to_reports_never_runs_an_email(start_live_stack):
