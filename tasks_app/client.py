@@ -12,6 +12,8 @@ from django.http import HttpRequest
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
+from tasks_app import rate_limits
+
 
 def client_ip(request: HttpRequest) -> str:
     """The client's address: behind the TLS proxy (DJANGO_TLS_PROXY), the one it appended to X-Forwarded-For.
@@ -24,7 +26,25 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-class TokenRateThrottle(UserRateThrottle):
+class AtomicRateThrottle(SimpleRateThrottle):
+    """DRF's throttle, counted by `rate_limits` (atomic across workers) instead of in the cache."""
+
+    verdict = rate_limits.Verdict(True)
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.verdict = rate_limits.hit(self.key, self.num_requests, self.duration)
+        return self.verdict.allowed
+
+    def wait(self) -> float | None:
+        return None if self.verdict.allowed else self.verdict.wait
+
+
+class TokenRateThrottle(AtomicRateThrottle, UserRateThrottle):
     """API_TOKEN_RATE calls per user of an API token; calls with a session (the web pages) are not counted."""
 
     scope = "token"
@@ -76,8 +96,8 @@ class LoginLockoutHandler(AxesDatabaseHandler):
         return count
 
 
-class _KeyedThrottle(SimpleRateThrottle):
-    """DRF's sliding-window count in the shared cache, for a key of our own outside the API."""
+class _KeyedThrottle(AtomicRateThrottle):
+    """A throttle for a key of our own outside the API."""
 
     def __init__(self, scope: str, ident: str, rate: str):
         self.scope, self.ident, self.rate = scope, ident, rate

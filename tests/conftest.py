@@ -3,12 +3,14 @@
 Integration tests use `live_stack`: real subprocesses with immediate mode off."""
 
 import os
+import shutil
+import subprocess
 
 import pytest
 from django.conf import settings as django_settings
 
 from tests.backends import BACKENDS, POSTGRES_URL, QueueBackend
-from tests.live_stack import LiveStack
+from tests.live_stack import LiveStack, free_port, wait_for
 
 # The settings read the environment, so it is set before they load; loading them here lets
 # pytest-django set Django up in its pytest_configure hook.
@@ -141,8 +143,30 @@ def queue_backend(request, tmp_path) -> QueueBackend:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(settings, tmp_path):
-    """Rate limits count in the cache: each test starts with its own, empty."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": tmp_path / "cache"}
-    }
+def fresh_rate_limits(settings, tmp_path):
+    """Each test starts with rate limits' counts of its own, empty (on PostgreSQL, its
+    transaction's rollback empties them)."""
+    settings.RATE_LIMIT_DB = tmp_path / "limits.sqlite3"
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A throw-away redis-server (skipped where none is installed)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    wait_for(
+        lambda: (
+            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
+            == "PONG"
+        ),
+        what="redis-server",
+    )
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(timeout=10)
+

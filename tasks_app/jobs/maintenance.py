@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 from huey.contrib.djhuey import lock_task
 
+from tasks_app import rate_limits
 from tasks_app.jobs.schedule import daily, every_hours, hourly, periodic_job, run_once_within, weekly
 from tasks_app.services import backups, job_runs, maintenance
 
@@ -42,7 +43,9 @@ def db_backup() -> str:
 @periodic_job(daily("04:15"), missed=run_once_within(hours=20))
 @lock_task("job-history-prune")
 def job_history_prune() -> str:
-    """Delete finished jobs older than JOB_HISTORY_DAYS and silent consumers."""
+    """Delete finished jobs older than JOB_HISTORY_DAYS, silent consumers, and rate limits'
+    counts no request reads any more."""
     runs, beats = job_runs.job_history_prune(older_than_days=settings.JOB_HISTORY_DAYS)
+    rate_limits.forget_expired()
     logger.info("job_history_prune runs=%d heartbeats=%d", runs, beats)
     return f"runs={runs} heartbeats={beats}"

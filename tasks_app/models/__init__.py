@@ -3,7 +3,7 @@
 from tasks_app.models.files import Report, TaskImport, UserTaskStats, WorkspaceExport
 from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob, PeriodicTick, UniqueJob
 from tasks_app.models.stats import TaskStatsSnapshot
-from tasks_app.models.tasks import Email, MailSlot, Notification, Task
+from tasks_app.models.tasks import Email, MailSlot, Notification, RateCount, Task
 
 __all__ = [
     "Report",
@@ -13,6 +13,7 @@ __all__ = [
     "ConsumerHeartbeat",
     "Email",
     "MailSlot",
+    "RateCount",
     "JobEvent",
     "JobRun",
     "Notification",

@@ -39,6 +39,9 @@ class FileJob(models.Model):
     class Meta:
         abstract = True
         ordering = ["-created_at", "-id"]
+        # A person's files in progress, counted at every start (FILE_JOBS_PER_PERSON): a few index
+        # probes, not a scan of the person's files of the last days.
+        indexes = [models.Index(fields=["owner", "status"], name="%(class)s_owner_status")]
 
     @property
     def is_finished(self) -> bool:

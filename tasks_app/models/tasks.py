@@ -107,6 +107,18 @@ class MailSlot(models.Model):
         return f"{self.name}: {self.used} at {self.minute:%H:%M}"
 
 
+class RateCount(models.Model):
+    """Hits of one rate limit's key in one window (`tasks_app.rate_limits`, on PostgreSQL)."""
+
+    key = models.CharField(max_length=200)
+    bucket = models.BigIntegerField()  # its start (a Unix time) over its length, a tenth of the limit's period
+    hits = models.PositiveIntegerField()
+    expires_at = models.FloatField(db_index=True)  # a Unix time: no hit reads it after
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "bucket"], name="rate_count_key_bucket")]
+
+
 class Email(models.Model):
     """An outgoing email: written in the request, sent by a job, kept as a log."""
 

@@ -1,35 +1,15 @@
 """Scale-out: the same code on Huey's Redis storage, chosen by configuration alone (HUEY_REDIS_URL)."""
 
 import shutil
-import subprocess
 
 import pytest
 
-from tests.live_stack import free_port, wait_for
+from tests.live_stack import wait_for
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed"),
 ]
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    wait_for(
-        lambda: (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
-            == "PONG"
-        ),
-        what="redis-server",
-    )
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_jobs_run_through_a_redis_queue(start_live_stack, redis_url):
