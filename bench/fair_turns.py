@@ -52,9 +52,7 @@ def leased(size: int, ops: int, folder: Path) -> tuple[float, float]:
 def stock(size: int, ops: int, folder: Path) -> tuple[float, float]:
     storage = SqliteStorage("bench", filename=str(folder / f"stock-{size}.sqlite3"))
     with storage.db(commit=True) as cursor:
-        cursor.executemany(
-            "insert into task (queue, data, priority) values (?, ?, ?)", [("bench", b"job", 0)] * size
-        )
+        cursor.executemany("insert into task (queue, data, priority) values (?, ?, ?)", [("bench", b"job", 0)] * size)
     enqueue = timed(lambda i: storage.enqueue(b"job"), ops)
     dequeue = timed(lambda i: storage.dequeue(), ops)
     return enqueue, dequeue
@@ -81,7 +79,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as folder:
-        print(f"{'waiting':>9} | {'enqueue ms: leased':>18} {'stock':>7} {'ratio':>6} | {'claim ms: leased':>16} {'stock dequeue':>13} {'ratio':>6}")
+        print(
+            f"{'waiting':>9} | {'enqueue ms: leased':>18} {'stock':>7} {'ratio':>6} | {'claim ms: leased':>16} {'stock dequeue':>13} {'ratio':>6}"
+        )
         for size in sizes:
             leased_enqueue, leased_claim = leased(size, args.ops, Path(folder))
             stock_enqueue, stock_dequeue = stock(size, args.ops, Path(folder))
@@ -90,7 +90,9 @@ def main() -> None:
                 f"{leased_claim:>16.3f} {stock_dequeue:>13.3f} {leased_claim / stock_dequeue:>6.2f}"
             )
         flood = max(sizes) // 2
-        print(f"a second person's job behind a first person's {flood}: claimed as number {place_behind_a_flood(flood, Path(folder))}")
+        print(
+            f"a second person's job behind a first person's {flood}: claimed as number {place_behind_a_flood(flood, Path(folder))}"
+        )
 
 
 if __name__ == "__main__":

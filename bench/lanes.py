@@ -67,7 +67,13 @@ NEVER_BINDING = "default=6,emails=6,reports=6,maintenance=6"
 
 
 def start(folder: Path, name: str, **env: str) -> LiveStack:
-    stack = LiveStack(folder / name, LOG_LEVEL="WARNING", EMAIL_RATE_LIMIT_PER_MINUTE="1000000", MAIL_SENDER_PER_MINUTE="1000000", **env)
+    stack = LiveStack(
+        folder / name,
+        LOG_LEVEL="WARNING",
+        EMAIL_RATE_LIMIT_PER_MINUTE="1000000",
+        MAIL_SENDER_PER_MINUTE="1000000",
+        **env,
+    )
     stack.data_dir.mkdir()
     stack.manage("migrate", "--noinput")
     return stack
@@ -115,7 +121,9 @@ def main() -> None:
         try:
             time.sleep(3)
             idle = email_waits(stack, args.samples)
-            stack.shell(REPORTS.format(count=6))  # two run (reports=2; jobs of no one take every place), four wait: ~10 s each
+            stack.shell(
+                REPORTS.format(count=6)
+            )  # two run (reports=2; jobs of no one take every place), four wait: ~10 s each
             time.sleep(1)
             busy = email_waits(stack, args.samples)
         finally:

@@ -301,7 +301,9 @@ def checks(team: list[Client], counts: dict, stats: dict, log_problems: list[str
             wrong_users.append(f"{client.username}: expected {expected}, database {have}")
         if seen_stats != expected_stats:
             row = counts["stats_rows"].get(client.username)
-            wrong_users.append(f"{client.username}: /api/me/ task_stats {seen_stats}, expected {expected_stats}, row {row}")
+            wrong_users.append(
+                f"{client.username}: /api/me/ task_stats {seen_stats}, expected {expected_stats}, row {row}"
+            )
     created = sum(c.created for c in team)
     expected_jobs = {
         "task_assigned_notify succeeded": created,

@@ -169,4 +169,3 @@ def redis_url(tmp_path):
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
     server.wait(timeout=10)
-

@@ -92,7 +92,9 @@ class TestEmailJobs:
         noon = datetime.datetime(2026, 3, 1, 12, 0, 5, tzinfo=datetime.UTC)
         with time_machine.travel(noon, tick=False):
             with enqueueing(mallory.pk):
-                flood = [emails.email_create(kind="task", to=bob.email, subject=f"Flood {n}", body="b") for n in range(12)]
+                flood = [
+                    emails.email_create(kind="task", to=bob.email, subject=f"Flood {n}", body="b") for n in range(12)
+                ]
                 for email in flood:
                     jobs.email_send(email.pk)
             with enqueueing(bob.pk):

@@ -252,4 +252,3 @@ class TestVisibility:
         assert client.get("/healthz").status_code == 200
         JobRun.objects.create(id="his", name=report, lane="reports", enqueued_at=long_ago, triggered_by=alice)
         assert client.get("/healthz").json()["problems"] == ["a job in lane 'reports' has waited longer than 60s"]
-

@@ -108,7 +108,7 @@ class MailSlot(models.Model):
 
 
 class RateCount(models.Model):
-    """Hits of one rate limit's key in one window (`tasks_app.rate_limits`, on PostgreSQL)."""
+    """Hits of one rate limit's key in one bucket (`tasks_app.rate_limits`, on PostgreSQL)."""
 
     key = models.CharField(max_length=200)
     bucket = models.BigIntegerField()  # its start (a Unix time) over its length, a tenth of the limit's period
@@ -117,6 +117,9 @@ class RateCount(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key", "bucket"], name="rate_count_key_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits} in bucket {self.bucket}"
 
 
 class Email(models.Model):

@@ -113,7 +113,6 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
     def lane_of(self, task) -> str:
         return lanes.lane_of(self._registry.task_to_string(type(task)), self.lane_routes)
 
-
     # -- enqueueing (any process) ----------------------------------------------------------------
 
     def enqueue(self, task):
@@ -161,7 +160,12 @@ class LeasedHuey(LedgerMixin, HoldingMixin, Huey):
             return
         name = self._registry.task_to_string(type(task))
         self.storage.hold(
-            self.serialize_task(task), name, task.priority, job_id=task.id, lane=self.lane_of(task), party=acting_person()
+            self.serialize_task(task),
+            name,
+            task.priority,
+            job_id=task.id,
+            lane=self.lane_of(task),
+            party=acting_person(),
         )
 
     def resume(self, name: str) -> int:

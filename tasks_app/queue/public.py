@@ -14,8 +14,8 @@ from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import JobRun, PausedJob
 from tasks_app.queue import history, pause
-from tasks_app.queue.leased import LeasedHuey
 from tasks_app.queue.context import acting_person as acting_person  # public
+from tasks_app.queue.leased import LeasedHuey
 from tasks_app.queue.unique import claim_unique as claim_unique  # public
 from tasks_app.queue.writer import enqueueing
 

@@ -178,8 +178,19 @@ class LeasedStorage:
                 "insert into message (queue, job_id, lane, data, priority, party, turn) values (?, ?, ?, ?, ?, ?, "
                 f"(select max(turn) from (select {_HEAD} as turn union all "
                 "select max(turn) + 1 from message where queue = ? and lane = ? and party = ?) as turns))",
-                (self.name, job_id, lane, self.to_blob(data), priority or 0, party, self.name, lane,
-                 self.name, lane, party),
+                (
+                    self.name,
+                    job_id,
+                    lane,
+                    self.to_blob(data),
+                    priority or 0,
+                    party,
+                    self.name,
+                    lane,
+                    self.name,
+                    lane,
+                    party,
+                ),
             )
             addresses = self._wake_after(curs)
         self._wake(addresses)
@@ -196,7 +207,9 @@ class LeasedStorage:
         """Forget hand-overs older than `before` (their jobs were run or recovered long ago)."""
         self.sql("delete from handed where queue = ? and at < ?", (self.name, before), commit=True)
 
-    def claim(self, consumer_id: str, open_lanes: list[str], held_back: dict[str, set[str]] | None = None) -> Claim | None:
+    def claim(
+        self, consumer_id: str, open_lanes: list[str], held_back: dict[str, set[str]] | None = None
+    ) -> Claim | None:
         """Hand the best ready message of these lanes to `consumer_id`: each lane's next (highest
         priority, then turn, then oldest), then the best of those (priority, then age).
         `held_back`: per lane, the parties none of whose messages may be claimed now."""
