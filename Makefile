@@ -10,19 +10,26 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DATA_DIR="$(DATA_DIR)" WEB_BIND="$(WEB_BIND)" HUEY_IMMEDIATE=0 \
 	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(DATA_DIR)/secret_key)}"
 
-.PHONY: run dev test fuzz soak bench stress lint check install install-dev system-deps clean
+.PHONY: run manage dev test fuzz soak bench stress lint check install install-dev system-deps clean
 
-run: install
-	@mkdir -p $(DATA_DIR)
-	@test -s $(DATA_DIR)/secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $(DATA_DIR)/secret_key
-	@$(RUN_ENV) $(PY) manage.py migrate --noinput
+run: install $(DATA_DIR)/secret_key
+	@echo "Preparing the database and static files in $(DATA_DIR)/ ..."
+	@$(RUN_ENV) $(PY) manage.py migrate --noinput -v 0
 	@$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v 0
-	@$(RUN_ENV) $(PY) manage.py ensure_admin
 	@echo
 	@echo "  Task tracker: http://$(WEB_BIND)/   (admin: http://$(WEB_BIND)/admin/, API docs: http://$(WEB_BIND)/api/docs/)"
-	@echo "  Log in with the admin user above. The web server and the Huey consumers start now; Ctrl-C stops them."
+	@$(RUN_ENV) $(PY) manage.py ensure_admin
+	@echo "  The web server and the Huey consumers start now; Ctrl-C stops them."
 	@echo
 	@$(RUN_ENV) $(VENV)/bin/honcho start
+
+# Any management command with the tool's own settings and data: make manage ARGS="changepassword admin"
+manage: install $(DATA_DIR)/secret_key
+	@$(RUN_ENV) $(PY) manage.py $(ARGS)
+
+$(DATA_DIR)/secret_key:
+	@mkdir -p $(DATA_DIR)
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 # Development server with Huey's immediate mode: jobs run inline, no consumer needed.
 dev: install

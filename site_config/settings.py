@@ -72,15 +72,26 @@ def postgres_dsn(url: str, *, setting: str) -> str:
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+# All runtime state lives under DATA_DIR: both SQLite files, uploads, generated files, backups.
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "db"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite and the Huey queue open files here at startup.
+
+# The key: DJANGO_SECRET_KEY, else the one `make run` generated under DATA_DIR (so that a command
+# run from the checkout, `make manage ARGS=…` or `.venv/bin/python manage.py …`, uses it too).
+_GENERATED_KEY = DATA_DIR / "secret_key"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (_GENERATED_KEY.read_text().strip() if _GENERATED_KEY.exists() else "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Set it (e.g. `python -c 'import secrets; "
             "print(secrets.token_urlsafe(50))'`), or set DJANGO_DEBUG=1 for local development. "
-            "`make run` generates one for you in db/secret_key."
+            f"`make run` generates one for you in {_GENERATED_KEY}."
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+# How the tool's hints tell a person to run a management command: "make" (`make manage ARGS="…"`,
+# in a checkout), or a command to put before its arguments (the deploy kit's `tasks-manage`).
+MANAGE_COMMAND = env_str("MANAGE_COMMAND", "make")
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -97,9 +108,6 @@ SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 
-# All runtime state lives under DATA_DIR: both SQLite files, uploads, generated files, backups.
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "db"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite and the Huey queue open files here at startup.
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
 

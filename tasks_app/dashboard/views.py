@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tasks_app import charts, permissions, queue
+from tasks_app.management import command_line
 from tasks_app.models import JobRun, PausedJob
 from tasks_app.services import job_stats, periodic_ledger, task_trends
 
@@ -84,6 +85,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "consumers": job_stats.consumers(now),
         "periodic": job_stats.periodic_jobs(now),
         "job_names": job_stats.job_names(),
+        "start_consumer": command_line("run_huey"),
     }
     template = "tasks_app/dashboard/_panel.html" if request.GET.get("panel") else "tasks_app/dashboard/overview.html"
     return render(request, template, context)

@@ -6,6 +6,8 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from tasks_app.management import command_line
+
 
 class Command(BaseCommand):
     help = (
@@ -18,18 +20,18 @@ class Command(BaseCommand):
         users = get_user_model().objects
         if users.filter(username=username).exists():
             self.stdout.write(
-                f"Admin user '{username}' exists; log in with its password "
-                f"(forgotten? run: python manage.py changepassword {username})."
+                f"  Log in as '{username}' with its password "
+                f"(forgotten? run: {command_line(f'changepassword {username}')})."
             )
             return
         password = os.environ.get("DJANGO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         users.create_superuser(username, os.environ.get("DJANGO_ADMIN_EMAIL", ""), password)
         if os.environ.get("DJANGO_ADMIN_PASSWORD"):
-            self.stdout.write(f"Created admin user '{username}' with the password from DJANGO_ADMIN_PASSWORD.")
+            self.stdout.write(f"  Log in as '{username}' with the password from DJANGO_ADMIN_PASSWORD.")
         else:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Created admin user '{username}' with password: {password}\n"
-                    "This password is shown only once: keep it, or change it after logging in."
+                    f"  Log in as '{username}' with the password: {password}\n"
+                    "  It is shown only this once: keep it, or change it after logging in."
                 )
             )
