@@ -223,6 +223,12 @@ class LiveStack:
         )
         return self.manage("shell", "--no-imports", "-c", script).stdout.strip()
 
+    def give_task(self, token: str, owner_token: str, payload: dict, *, url: str | None = None) -> tuple[int, dict]:
+        """Create a task (as the person of `token`) owned by the person of `owner_token`: one's
+        own tasks notify no one, a task given by someone else notifies its owner."""
+        owner = self.api("GET", "/api/me/", owner_token)[1]["id"]
+        return self.api("POST", "/api/tasks/", token, {**payload, "owner": owner}, url=url)
+
     def api(
         self, method: str, path: str, token: str, payload: dict | None = None, *, url: str | None = None
     ) -> tuple[int, dict]:

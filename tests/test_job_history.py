@@ -41,7 +41,7 @@ def _kinds(job_id: str) -> list[str]:
 
 def test_it_records_a_succeeded_job_with_who_started_it(django_capture_on_commit_callbacks):
     user = make_user()
-    task = make_task(user)
+    task = make_task(make_user(), created_by=user)
     with django_capture_on_commit_callbacks(execute=True):
         job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=user)
     run = JobRun.objects.get(pk=job_id)

@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from huey.exceptions import TaskException
 
@@ -16,18 +17,23 @@ from tests.factories import make_task, make_user
 pytestmark = pytest.mark.django_db
 
 
+def given_task():
+    """A task someone gave its owner (one's own tasks notify no one)."""
+    return make_task(make_user(), created_by=make_user("giver"))
+
+
 def test_it_enqueues_only_after_the_transaction_commits(django_capture_on_commit_callbacks):
-    task = make_task(make_user())
+    task = given_task()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk)
         assert Notification.objects.count() == 0
     assert len(callbacks) == 1
     assert job_id
-    assert Notification.objects.get().message == f"New task: {task.title}"
+    assert Notification.objects.get().message == f"giver gave you a task: {task.title}"
 
 
 def test_it_enqueues_nothing_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
-    task = make_task(make_user())
+    task = given_task()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         try:
             with transaction.atomic():
@@ -40,14 +46,37 @@ def test_it_enqueues_nothing_when_the_transaction_rolls_back(django_capture_on_c
 
 
 def test_it_notifies_the_owner_once_when_the_job_runs_twice():
+    task = given_task()
+    assert jobs.task_assigned_notify(task.pk)() is True
+    assert jobs.task_assigned_notify(task.pk)() is True
+    notice = Notification.objects.get(user=task.owner)
+    assert notice.data["task_ids"] == [task.pk]
+
+
+def test_a_task_made_for_oneself_notifies_no_one():
     task = make_task(make_user())
-    assert jobs.task_assigned_notify(task.pk)() is True
-    assert jobs.task_assigned_notify(task.pk)() is True
-    assert Notification.objects.filter(user=task.owner).count() == 1
+    assert jobs.task_assigned_notify(task.pk)() is False
+    assert not Notification.objects.exists()
+
+
+def test_a_burst_of_tasks_from_one_person_is_one_notice_until_read():
+    owner, giver, other = make_user("owner"), make_user("giver", first_name="Gina", last_name="Giver"), make_user()
+    burst = [make_task(owner, created_by=giver, title=f"Task {n}") for n in range(30)]
+    for task in burst:
+        jobs.task_assigned_notify(task.pk)
+    jobs.task_assigned_notify(burst[-1].pk)  # a job run twice counts its task once
+    notice = Notification.objects.get(user=owner)
+    assert notice.message == "Gina Giver gave you 30 tasks, the last: Task 29"
+    assert notice.target_url() == f"/tasks/{burst[-1].pk}/"
+    jobs.task_assigned_notify(make_task(owner, created_by=other).pk)  # someone else's: a notice of its own
+    notice.read_at = timezone.now()
+    notice.save()
+    jobs.task_assigned_notify(make_task(owner, created_by=giver, title="After").pk)  # read: a new notice
+    assert Notification.objects.filter(user=owner).count() == 3
 
 
 def test_it_skips_a_task_deleted_before_the_job_ran():
-    task = make_task(make_user())
+    task = given_task()
     task_id = task.pk
     task.delete()
     assert jobs.task_assigned_notify(task_id)() is False

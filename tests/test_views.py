@@ -91,8 +91,8 @@ class TestTaskForms:
         assert response["Location"] == "/"
         task = Task.objects.get()
         assert (task.title, task.created_by, task.due_date) == ("Write docs", alice, datetime.date(2030, 1, 1))
-        assert Notification.objects.get(user=alice).message == "New task: Write docs"
-        assert logged_in.get("/notifications/badge/").json() == {"unread": 1}
+        assert not Notification.objects.filter(user=alice).exists()  # one's own task notifies no one
+        assert logged_in.get("/notifications/badge/").json() == {"unread": 0}
 
     @pytest.mark.parametrize(
         ("data", "error"),
@@ -178,6 +178,32 @@ class TestNotifications:
         assert logged_in.get("/notifications/badge/").json() == {"unread": 1}
         logged_in.post("/notifications/read-all/")
         assert logged_in.get("/notifications/badge/").json() == {"unread": 0}
+
+    def test_opening_one_marks_it_read_and_leads_to_what_it_is_about(self, logged_in, alice):
+        task = make_task(alice)
+        about_task = Notification.objects.create(
+            user=alice, kind="task_assigned", message="A", data={"task_id": task.pk}
+        )
+        about_file = Notification.objects.create(
+            user=alice, kind="report_ready", message="B", data={"url": "/reports/"}
+        )
+        page = logged_in.get("/notifications/").content.decode()
+        assert f'href="/notifications/{about_task.pk}/"' in page
+        assert logged_in.get(f"/notifications/{about_task.pk}/")["Location"] == f"/tasks/{task.pk}/"
+        assert logged_in.get(f"/notifications/{about_file.pk}/")["Location"] == "/reports/"
+        assert logged_in.get("/notifications/badge/").json() == {"unread": 0}
+
+    def test_a_failed_job_notice_leads_to_the_job(self, client):
+        boss = make_user("boss", staff=True)
+        notice = Notification.objects.create(
+            user=boss, kind="job_failed", message="Job x failed", data={"job_id": "j1"}
+        )
+        client.force_login(boss)
+        assert client.get(f"/notifications/{notice.pk}/")["Location"] == "/ops/jobs/j1/"
+
+    def test_it_cannot_open_someone_elses_notification(self, logged_in):
+        theirs = Notification.objects.create(user=make_user(), kind="task_assigned", message="Theirs")
+        assert logged_in.get(f"/notifications/{theirs.pk}/").status_code == 404
 
     def test_it_cannot_mark_someone_elses_notification(self, logged_in):
         theirs = Notification.objects.create(user=make_user(), kind="task_assigned", message="Theirs")

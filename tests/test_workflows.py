@@ -139,7 +139,8 @@ class TestTheAdminStartsTheSameJobs:
             response = boss_client.post("/admin/tasks_app/task/add/", form)
         assert response.status_code == 302
         task = Task.objects.get(title="Added in the admin")
-        assert Notification.objects.get(user=owner).data == {"task_id": task.pk}
+        notice = Notification.objects.get(user=owner)
+        assert (notice.message, notice.data["task_id"]) == ("boss gave you a task: Added in the admin", task.pk)
 
 
 def counts(user) -> tuple[int, int, int]:

@@ -15,12 +15,11 @@ logger = logging.getLogger(__name__)
 
 @db_task()
 def task_assigned_notify(task_id: int) -> bool:
-    """Notify a new task's owner, once; a task deleted meanwhile is skipped."""
-    task = Task.objects.select_related("owner").filter(pk=task_id).first()
+    """Notify a new task's owner, once; a task deleted meanwhile, or made by its owner, is skipped."""
+    task = Task.objects.select_related("owner", "created_by").filter(pk=task_id).first()
     if task is None:
         return False
-    notifications.notify_task_assigned(task)
-    return True
+    return notifications.notify_task_assigned(task) is not None
 
 
 @periodic_job(every_minutes(10))

@@ -94,6 +94,14 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return self.message
 
+    def target_url(self) -> str | None:
+        """Where opening it leads: its task, its job's page (staff), or the file it announces."""
+        if self.data.get("task_id"):
+            return reverse("tasks:task-edit", args=[self.data["task_id"]])
+        if self.data.get("job_id"):
+            return reverse("dashboard:job-detail", args=[self.data["job_id"]])
+        return self.data.get("url")
+
 
 class MailSlot(models.Model):
     """One mail budget's current minute and how many of its sends it has handed out

@@ -28,15 +28,56 @@ def notify(*, user, kind: str, message: str, data: dict | None = None, dedup_key
         return Notification.objects.get(dedup_key=dedup_key)
 
 
-def notify_task_assigned(task: Task) -> Notification:
-    """Tell a task's owner about the new task (once per task)."""
-    return notify(
-        user=task.owner,
-        kind=Notification.Kind.TASK_ASSIGNED,
-        message=f"New task: {task.title}",
-        data={"task_id": task.pk},
-        dedup_key=f"task-assigned:{task.pk}",
-    )
+# Tasks one person gives another within this long, while the notice is unread, make one notice.
+BURST_WINDOW = datetime.timedelta(minutes=10)
+
+
+def notify_task_assigned(task: Task) -> Notification | None:
+    """Tell a task's owner who gave them the task, once per task; none for a task one made for oneself.
+
+    A burst (one person's tasks for the same owner within BURST_WINDOW, the notice still unread)
+    is one notice that counts them and links to the last."""
+    giver = task.created_by
+    if giver is None or giver.pk == task.owner_id:
+        return None
+    with transaction.atomic():
+        # The owner's row locked first: two of a burst's jobs at once (PostgreSQL) fold one after
+        # the other instead of both starting a notice. SQLite has one writer anyway.
+        get_user_model().objects.select_for_update().get(pk=task.owner_id)
+        burst = (
+            Notification.objects.filter(
+                user_id=task.owner_id,
+                kind=Notification.Kind.TASK_ASSIGNED,
+                read_at=None,
+                data__giver_id=giver.pk,
+                created_at__gte=timezone.now() - BURST_WINDOW,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if burst is not None:
+            return _fold(burst, task, giver)
+        return notify(
+            user=task.owner,
+            kind=Notification.Kind.TASK_ASSIGNED,
+            message=f"{_name(giver)} gave you a task: {task.title}",
+            data={"task_id": task.pk, "task_ids": [task.pk], "giver_id": giver.pk},
+            dedup_key=f"task-assigned:{task.pk}",
+        )
+
+
+def _fold(burst: Notification, task: Task, giver) -> Notification:
+    """Count one more task of a burst into its notice (a second run for the same task counts none)."""
+    if task.pk not in burst.data["task_ids"]:
+        task_ids = [*burst.data["task_ids"], task.pk]
+        burst.data = {**burst.data, "task_id": task.pk, "task_ids": task_ids}
+        burst.message = f"{_name(giver)} gave you {len(task_ids)} tasks, the last: {task.title}"[:500]
+        burst.save(update_fields=["data", "message"])
+    return burst
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
 
 
 def notify_overdue(*, today: datetime.date | None = None) -> int:

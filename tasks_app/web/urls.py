@@ -11,6 +11,7 @@ urlpatterns = [
     path("tasks/<int:pk>/delete/", views.task_delete, name="task-delete"),
     path("tasks/<int:pk>/email/", views.task_email, name="task-email"),
     path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
     path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
     path("notifications/badge/", views.notification_badge, name="notification-badge"),

@@ -121,6 +121,14 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks_app/notification_list.html", {"page": page})
 
 
+@require_GET
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open what a notification is about, marking it read."""
+    notification = get_object_or_404(Notification, pk=pk, user=request.user)
+    notifications.mark_read(request.user, [notification.pk])
+    return redirect(notification.target_url() or "tasks:notification-list")
+
+
 @require_POST
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
     notification = get_object_or_404(Notification, pk=pk, user=request.user)

@@ -12,11 +12,12 @@ from tasks_app.services import emails, tasks
 
 
 def task_create(*, created_by, **fields) -> Task:
-    """Create a task; its owner is notified by `task_assigned_notify` after the commit."""
+    """Create a task; its owner, if someone else, is notified by `task_assigned_notify` after the commit."""
     task = tasks.task_build(created_by=created_by, **fields)  # checked before the write lock is taken
     with transaction.atomic():
         tasks.task_save_new(task)
-        queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=created_by)
+        if task.owner_id != created_by.pk:
+            queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=created_by)
     return task
 
 

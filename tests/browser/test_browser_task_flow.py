@@ -1,5 +1,6 @@
-"""A person logs in, creates a task and sees its notification arrive from the real consumer;
-every task, notification and account page is opened once in a real browser."""
+"""A person logs in, creates a task, is given one by someone else and sees that notification
+arrive from the real consumer, then opens it; every task, notification and account page is
+opened once in a real browser."""
 
 import re
 
@@ -11,8 +12,8 @@ from tests.live_stack import wait_for
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
-def test_a_new_task_notifies_its_owner_without_a_reload(live_stack, browser_page):
-    live_stack.create_user("alice")
+def test_a_task_given_by_someone_else_notifies_its_owner_without_a_reload(live_stack, browser_page):
+    alice, bob = live_stack.create_user("alice"), live_stack.create_user("bob")
     page = browser_page
     log_in(page, live_stack, "alice")
     assert page.locator("h1").inner_text() == "Tasks"
@@ -23,17 +24,18 @@ def test_a_new_task_notifies_its_owner_without_a_reload(live_stack, browser_page
     page.select_option("select[name=priority]", "high")
     page.fill("input[name=due_date]", "2030-05-01")
     page.click("main button[type=submit]")
-    assert page.locator("table.tasks").get_by_text("Prepare the demo").is_visible()
+    assert page.locator("table.tasks").get_by_text("Prepare the demo").is_visible()  # her own: no notice
 
-    # The job runs in the consumer; the page's badge polls and shows it without a reload.
+    # Bob gives her one; the job runs in the consumer, the page's badge polls and shows it.
+    assert live_stack.give_task(bob, alice, {"title": "Review the slides"})[0] == 201
     badge = page.locator("#unread-badge")
     badge.wait_for(state="visible", timeout=15_000)
     assert badge.inner_text() == "1"
-    page.screenshot(path=str(ARTIFACTS / "task-created-notified.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "task-given-notified.png"), full_page=True)
 
     page.click("nav >> text=Notifications")
-    assert page.get_by_text("New task: Prepare the demo").is_visible()
-    page.click("text=Mark all read")
+    page.click("text=bob gave you a task: Review the slides")  # opens the task, marking it read
+    assert page.locator("input[name=title]").input_value() == "Review the slides"
     assert page.locator("#unread-badge").is_hidden()
 
 

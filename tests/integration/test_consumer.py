@@ -15,23 +15,27 @@ def _notifications(stack, token) -> list[str]:
 
 @pytest.mark.postgres  # also in the PostgreSQL pass
 def test_it_notifies_the_owner_of_a_new_task_through_the_consumer(live_stack):
-    token = live_stack.create_user("alice")
-    status, body = live_stack.api("POST", "/api/tasks/", token, {"title": "Ship the release"})
+    token, giver = live_stack.create_user("alice"), live_stack.create_user("giver")
+    status, body = live_stack.give_task(giver, token, {"title": "Ship the release"})
     assert status == 201, body
-    assert wait_for(lambda: "New task: Ship the release" in _notifications(live_stack, token), what="the notification")
+    assert wait_for(
+        lambda: "giver gave you a task: Ship the release" in _notifications(live_stack, token), what="the notification"
+    )
 
 
 def test_it_keeps_jobs_queued_while_the_consumer_is_down_and_runs_them_after_restart(live_stack):
-    token = live_stack.create_user("bob")
+    token, giver = live_stack.create_user("bob"), live_stack.create_user("giver")
     live_stack.stop_consumer()
-    status, _ = live_stack.api("POST", "/api/tasks/", token, {"title": "Wait for me"})
+    status, _ = live_stack.give_task(giver, token, {"title": "Wait for me"})
     assert status == 201
     status, body = live_stack.api("GET", "/api/tasks/", token)
     assert body["count"] == 1  # the request answered at once; the job waits in db/huey.sqlite3
     assert _notifications(live_stack, token) == []
 
     live_stack.start_consumer()
-    assert wait_for(lambda: _notifications(live_stack, token) == ["New task: Wait for me"], what="the queued job")
+    assert wait_for(
+        lambda: _notifications(live_stack, token) == ["giver gave you a task: Wait for me"], what="the queued job"
+    )
 
 
 def test_it_runs_the_periodic_overdue_check_in_the_consumer(live_stack):

@@ -77,10 +77,12 @@ def test_a_job_that_kills_its_consumer_every_time_fails_after_max_deliveries(sta
     assert failed
     assert "stopped 2 times" in job(stack, token, job_id)["error"]
     assert stack.consumer.poll() is None  # this time the consumer did not run it, and lives
-    status, _ = stack.api("POST", "/api/tasks/", token, {"title": "After the crashes"})
+    owner = stack.create_user("owner")
+    status, _ = stack.give_task(token, owner, {"title": "After the crashes"})
     assert status == 201
     messages = lambda: [n["message"] for n in stack.api("GET", "/api/notifications/", token)[1]["results"]]  # noqa: E731
-    assert wait_for(lambda: "New task: After the crashes" in messages(), what="the next job")
+    owners = lambda: [n["message"] for n in stack.api("GET", "/api/notifications/", owner)[1]["results"]]  # noqa: E731
+    assert wait_for(lambda: "boss gave you a task: After the crashes" in owners(), what="the next job")
     assert any("crash_consumer failed" in message for message in messages())  # staff were told
 
 
@@ -90,11 +92,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from tasks_app import jobs, queue
 from tasks_app.services import tasks
-owner = get_user_model().objects.get(username="dora")
+owner, giver = (get_user_model().objects.get(username=name) for name in ("dora", "eve"))
 with transaction.atomic():
     transaction.on_commit(lambda: os._exit(9))  # runs first: the process dies before the enqueue
-    task = tasks.task_create(created_by=owner, title="Lost in the window")
-    print(queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=owner), flush=True)
+    task = tasks.task_create(created_by=giver, owner=owner, title="Lost in the window")
+    print(queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=giver), flush=True)
 """
 
 
@@ -110,18 +112,18 @@ JobRun.objects.create(id="no-message", name="tasks_app.jobs.notifications.task_a
 
 
 def test_a_job_whose_web_process_died_between_commit_and_enqueue_still_runs(live_stack):
-    token = live_stack.create_user("dora")
+    token, giver = live_stack.create_user("dora"), live_stack.create_user("eve")
     result = live_stack.manage("shell", "--no-imports", "-c", LOST_IN_THE_WINDOW, check=False)
     assert result.returncode == 9
     job_id = result.stdout.strip()
-    assert job(live_stack, token, job_id)["state"] == "pending"  # committed with the task
+    assert job(live_stack, giver, job_id)["state"] == "pending"  # committed with the task
     live_stack.shell(PENDING_WITHOUT_MESSAGE)
 
-    done = wait_for(lambda: job(live_stack, token, job_id)["state"] == "succeeded", timeout=40, what="recovery")
+    done = wait_for(lambda: job(live_stack, giver, job_id)["state"] == "succeeded", timeout=40, what="recovery")
     assert done
     assert "recovered" in events(live_stack, job_id)
     status, notes = live_stack.api("GET", "/api/notifications/", token)
-    assert [n["message"] for n in notes["results"]] == ["New task: Lost in the window"]
+    assert [n["message"] for n in notes["results"]] == ["eve gave you a task: Lost in the window"]
     lost = wait_for(lambda: job(live_stack, token, "no-message")["state"] == "failed", what="the row to settle")
     assert lost
     assert job(live_stack, token, "no-message")["error"].startswith("Lost: its message never reached the queue")
