@@ -96,5 +96,6 @@ def test_spreadsheet_safe_escapes_a_formula_left_after_stripping_and_passes_numb
     assert spreadsheet_safe(42) == 42
 
 
-def test_pdf_safe_keeps_latin_1_and_replaces_the_rest():
-    assert pdf_safe("Zoë \x07🎉 \ud800") == "Zoë ? "
+def test_pdf_safe_replaces_what_the_font_cannot_draw_and_drops_controls():
+    drawable = {ord(char) for char in "Zoë שלום€ "}
+    assert pdf_safe("Zoë \x07🎉 \ud800שלום\t€\r\n", drawable) == "Zoë \ufffd שלום € \n"

@@ -12,61 +12,117 @@ are built inline.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import multiprocessing
 import os
+import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
-from tasks_app.services.safe_text import pdf_safe, spreadsheet_safe
+from tasks_app.services.safe_text import REPLACEMENT, pdf_safe, spreadsheet_safe
 
+# The CSV keeps machine names in its header, as the import (services/imports.py) reads them back.
 COLUMNS = ["id", "title", "status", "priority", "due_date", "owner", "created_at", "completed_at"]
+HEADERS = ["ID", "Title", "Status", "Priority", "Due date", "Owner", "Created at ({zone})", "Completed at ({zone})"]
+XLSX_WIDTHS = [8, 60, 12, 10, 12, 16, 18, 18]  # in characters
+PDF_WIDTHS = [10, 70, 20, 18, 22, 25, 28, 28]  # shares of the page's width
+# DejaVu Sans: Latin, Greek, Cyrillic, Hebrew, Arabic and symbols, but no CJK nor emoji (fonts/LICENSE.txt).
+FONTS = Path(__file__).resolve().parent.parent / "fonts"
+# Letters of the scripts written right to left (Hebrew, Arabic, Syriac, Thaana...) and their presentation forms.
+RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+NOT_DRAWN_NOTE = (
+    f"{REPLACEMENT} stands for characters this PDF's font cannot show (such as Chinese, Japanese, Korean or emoji); "
+    "the CSV and XLSX reports hold them."
+)
 
 
-def build(format: str, rows: list[list], title: str) -> bytes:
-    """The file of these rows in this format ("csv", "xlsx" or "pdf")."""
+def build(format: str, rows: list[list], title: str, time_zone: str) -> bytes:
+    """The file of these rows in this format ("csv", "xlsx" or "pdf"); `time_zone` names the zone of their times."""
     if format == "csv":
         return _csv(rows)
     if format == "xlsx":
-        return _xlsx(rows)
-    return _pdf(rows, title)
+        return _xlsx(rows, time_zone)
+    return _pdf(rows, title, time_zone)
+
+
+def _headers(time_zone: str) -> list[str]:
+    return [header.format(zone=time_zone) for header in HEADERS]
 
 
 def _csv(rows: list[list]) -> bytes:
+    def text(value):
+        if isinstance(value, datetime.datetime):
+            return value.isoformat(sep=" ", timespec="minutes")  # 2026-12-05 14:03+01:00
+        return spreadsheet_safe(value)
+
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    writer.writerows([text(cell) for cell in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
 
 
-def _xlsx(rows: list[list]) -> bytes:
+def _xlsx(rows: list[list], time_zone: str) -> bytes:
     from openpyxl import Workbook  # here, not at the top: it costs every process 0.15 s to import
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Tasks")
-    sheet.append(COLUMNS)
+    for number, width in enumerate(XLSX_WIDTHS, start=1):  # write-only: before the first row
+        sheet.column_dimensions[get_column_letter(number)].width = width
+    sheet.freeze_panes = "A2"
+
+    def cell(value):
+        if not isinstance(value, datetime.datetime):
+            return spreadsheet_safe(value)  # dates pass as dates
+        # Excel has no time zones: the local time, its zone named in the header
+        styled = WriteOnlyCell(sheet, value.replace(tzinfo=None))
+        styled.number_format = "yyyy-mm-dd hh:mm"
+        return styled
+
+    sheet.append(_headers(time_zone))
     for row in rows:
-        sheet.append([spreadsheet_safe(cell) for cell in row])
+        sheet.append([cell(value) for value in row])
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _pdf(rows: list[list], title: str) -> bytes:
+def _pdf(rows: list[list], title: str, time_zone: str) -> bytes:
     from fpdf import FPDF  # here, not at the top: it costs every process 0.5 s to import
+    from fpdf.bidi import BidiParagraph
 
     pdf = FPDF(orientation="landscape")
+    pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
+    drawable = pdf.fonts["dejavu"].cmap.keys() & pdf.fonts["dejavuB"].cmap.keys()
+
+    def text(value) -> str:
+        if isinstance(value, datetime.datetime):
+            value = f"{value:%Y-%m-%d %H:%M}"
+        value = pdf_safe("" if value is None else value, drawable)
+        # fpdf2 puts right-to-left text in the order it is drawn only when it shapes text (with
+        # uharfbuzz); without this, Hebrew would be drawn mirrored. Arabic letters stay unjoined.
+        return BidiParagraph(text=value).get_reordered_string() if RIGHT_TO_LEFT.search(value) else value
+
+    title, cells = text(title), [[text(value) for value in row] for row in rows]
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 10, pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=8)
-    with pdf.table(col_widths=(10, 70, 20, 18, 22, 25, 28, 28), text_align="LEFT") as table:
-        table.row(COLUMNS)
-        for row in rows:
-            table.row([pdf_safe(cell) for cell in row])
+    pdf.set_font("DejaVu", "B", 14)
+    pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=8)
+    with pdf.table(col_widths=PDF_WIDTHS, text_align="LEFT") as table:
+        table.row(_headers(time_zone))
+        for row in cells:
+            table.row(row)
+    if REPLACEMENT in title or any(REPLACEMENT in value for row in cells for value in row):
+        pdf.ln(2)
+        pdf.multi_cell(0, 5, NOT_DRAWN_NOTE)
     return bytes(pdf.output())
 
 
@@ -78,7 +134,7 @@ class Builder:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def build(self, format: str, rows: list[list], title: str) -> bytes:
+    def build(self, format: str, rows: list[list], title: str, time_zone: str) -> bytes:
         with self._lock:
             if self._pool is None:
                 # spawn: a fork of the consumer would copy its threads' locks mid-use
@@ -86,7 +142,7 @@ class Builder:
                 self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=os.nice, initargs=(self._nice,))
             pool = self._pool
         try:
-            return pool.submit(build, format, rows, title).result()
+            return pool.submit(build, format, rows, title, time_zone).result()
         except BrokenProcessPool:
             with self._lock:  # the process died (killed, out of memory): the next build starts another
                 if self._pool is pool:

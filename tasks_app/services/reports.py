@@ -51,17 +51,19 @@ def _tasks(report: Report):
     return tasks
 
 
-def _row(task: Task) -> list:
+def _row(task: Task, *, labels: bool) -> list:
+    """A task's cells: dates as dates, times in local time with their zone, status and priority by
+    label, or by value (labels=False) for a CSV the import reads back."""
     local = timezone.localtime
     return [
         task.pk,
         task.title,
-        task.get_status_display(),
-        task.get_priority_display(),
-        task.due_date.isoformat() if task.due_date else "",
+        task.get_status_display() if labels else task.status,
+        task.get_priority_display() if labels else task.priority,
+        task.due_date,
         task.owner.get_username(),
-        local(task.created_at).strftime("%Y-%m-%d %H:%M"),
-        local(task.completed_at).strftime("%Y-%m-%d %H:%M") if task.completed_at else "",
+        local(task.created_at),
+        local(task.completed_at) if task.completed_at else None,
     ]
 
 
@@ -70,9 +72,10 @@ _builder = report_files.Builder(nice=settings.REPORT_BUILD_NICE) if settings.REP
 
 
 def _build_file(format: str, rows: list[list], title: str) -> bytes:
+    time_zone = timezone.get_current_timezone_name()
     if _builder is None:
-        return report_files.build(format, rows, title)
-    return _builder.build(format, rows, title)
+        return report_files.build(format, rows, title, time_zone)
+    return _builder.build(format, rows, title, time_zone)
 
 
 def _check_not_canceled(report: Report) -> None:
@@ -104,7 +107,7 @@ def report_build(report_id: int) -> Report | None:
         for done, task in enumerate(tasks.iterator(), start=1):
             if done % CANCEL_CHECK_EVERY == 0:
                 _check_not_canceled(report)
-            rows.append(_row(task))
+            rows.append(_row(task, labels=report.format != Report.Format.CSV))
             report_progress(done, total, f"{done} of {total} tasks")
             if settings.REPORT_ROW_DELAY_SECONDS:
                 time.sleep(settings.REPORT_ROW_DELAY_SECONDS)

@@ -7,12 +7,14 @@ like a formula comes out of each format the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
 # What XML 1.0 cannot hold (openpyxl refuses it, a spreadsheet would not open): C0 controls
 # other than tab, newline and carriage return, lone surrogates, and the non-characters FFFE/FFFF.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # OWASP "CSV injection": a cell starting with one of these is read by spreadsheets as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+REPLACEMENT = "\ufffd"  # �, what a PDF shows for a character its font lacks
 
 
 def xml_safe(text: str) -> str:
@@ -31,6 +33,9 @@ def spreadsheet_safe(value):
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def pdf_safe(value) -> str:
-    """Text for a PDF in a core font: XML-safe (no control characters) and Latin-1, others become ?."""
-    return xml_safe(str(value)).encode("latin-1", "replace").decode("latin-1")
+def pdf_safe(value, drawable: Container[int]) -> str:
+    """Text for a PDF: XML-safe, tabs and carriage returns as spaces, and each character that is
+    not in `drawable` (the code points of its fonts) as REPLACEMENT, where fpdf2 would drop it unseen.
+    """
+    text = xml_safe(str(value)).replace("\t", " ").replace("\r", " ")
+    return "".join(char if char == "\n" or ord(char) in drawable else REPLACEMENT for char in text)
