@@ -386,11 +386,13 @@ class TestSchema:
             "$ref": "#/components/schemas/TaskStatusEnum"
         }
         assert components["User"]["properties"]["email"]["nullable"] is True
-        assert components["ImportUploadRequest"]["properties"]["file"] == {
+        upload = components["ImportUploadRequest"]["properties"]["file"]
+        assert {key: upload[key] for key in ("type", "format", "minLength")} == {
             "type": "string",
             "format": "binary",
             "minLength": 1,
         }
+        assert "XLSX" in upload["description"] and "semicolon" in upload["description"]
         parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/notifications/"]["get"]["parameters"]}
         assert parameters["unread"] == {"type": "boolean"}
         assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200}

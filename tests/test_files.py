@@ -12,9 +12,10 @@ import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from tasks_app import jobs
+from tasks_app.api.schema import XLSX
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
 from tasks_app.services import imports, report_files, reports
 from tests.factories import api_client as make_api
@@ -202,7 +203,9 @@ class TestImports:
         assert sorted(Task.objects.filter(owner=alice).values_list("title", flat=True)) == ["Fine one", "Write plan"]
         assert [error["line"] for error in task_import.errors] == [3, 4, 5]
         assert "title: This field cannot be blank." in task_import.errors[0]["reason"]
-        assert "'later' is not a valid choice" in task_import.errors[1]["reason"]
+        assert task_import.errors[1]["reason"] == (
+            "status: 'later' is not one of todo, in_progress, done (or To do, In progress, Done)."
+        )
         assert "'tomorrow' is not a date; use YYYY-MM-DD." in task_import.errors[2]["reason"]
 
     @pytest.mark.parametrize(
@@ -268,6 +271,53 @@ class TestImports:
     def test_other_peoples_imports_are_404(self, api):
         theirs = imports.import_create(owner=make_user(), uploaded=_csv_upload("title\na\n"))
         assert api.get(f"/api/imports/{theirs.pk}/").status_code == 404
+
+    @pytest.mark.parametrize("format", ["csv", "xlsx"])
+    def test_the_tools_own_report_imports_back_as_the_same_tasks(self, alice, format):
+        make_task(
+            alice,
+            title="Plan, then; do | it",
+            status="in_progress",
+            priority="high",
+            due_date=datetime.date(2030, 1, 2),
+        )
+        make_task(alice, title="Zoë's café ☕", status="done", priority="low", due_date=datetime.date(2031, 12, 31))
+        make_task(alice, title="42")
+        report = reports.report_request(owner=alice, format=format)
+        reports.report_build(report.pk)
+        report.refresh_from_db()
+        bob = make_user()
+        uploaded = SimpleUploadedFile(f"report.{format}", report.file.read())
+        task_import = imports.import_create(owner=bob, uploaded=uploaded)
+        imports.import_run(task_import.pk)
+        task_import.refresh_from_db()
+        assert (task_import.status, task_import.errors) == (TaskImport.Status.SUCCEEDED, [])
+        fields = ["title", "status", "priority", "due_date"]
+        assert list(Task.objects.filter(owner=bob).order_by("id").values_list(*fields)) == list(
+            Task.objects.filter(owner=alice).order_by("id").values_list(*fields)
+        )
+
+    def test_the_api_takes_an_xlsx_file(self, api, alice, django_capture_on_commit_callbacks):
+        book = Workbook()
+        book.active.append(["Title", "Priority"])
+        book.active.append(["From a workbook", "High"])
+        content = io.BytesIO()
+        book.save(content)
+        upload = SimpleUploadedFile("tasks.xlsx", content.getvalue(), content_type=XLSX)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/imports/", {"file": upload}, format="multipart")
+        assert response.status_code == 202
+        body = api.get(response.json()["status_url"]).json()
+        assert (body["status"], body["created"], body["failed"]) == ("succeeded", 1, 0)
+        assert Task.objects.get(owner=alice).priority == "high"
+
+    def test_the_import_page_says_what_it_takes(self, client, alice):
+        client.force_login(alice)
+        body = client.get("/imports/").content.decode()
+        assert "CSV (UTF-8 or Windows-1252 text; comma, semicolon, tab or pipe between values) or XLSX" in body
+        assert "todo, in_progress, done (or To do, In progress, Done)" in body
+        assert "low, normal, high (or Low, Normal, High)" in body
+        assert 'accept=".csv,.tsv,.txt,.xlsx"' in body
 
     def test_the_import_page_uploads_and_shows_row_errors(self, client, alice, django_capture_on_commit_callbacks):
         client.force_login(alice)

@@ -1,18 +1,21 @@
-"""Hostile and awkward CSV files (tests/data/imports/) through the import service and its job.
+"""Hostile and awkward CSV and XLSX files (tests/data/imports/, or made here) through the import service and its job.
 
 Each file gives created rows plus row errors by line, or a clear refusal: never a crash, never
 a job left running, never some rows imported without a word about the others.
 """
 
 import csv
+import datetime
 import io
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from huey.exceptions import TaskTimeout
+from openpyxl import Workbook
 
 from tasks_app import jobs
 from tasks_app.models import JobRun, Report, Task, TaskImport
@@ -116,7 +119,7 @@ def test_a_header_of_thousands_of_columns_is_refused_at_once(alice, settings):
     """A 199 KB header of 30,000 names took 11 s of the job with a quadratic duplicate check."""
     raw = ("title," + ",".join(f"c{n}" for n in range(30_000)) + "\nx\n").encode()
     start = time.perf_counter()
-    assert _refused(alice, "wide.csv", raw) == "The header has 30,001 columns; the limit is 40."
+    assert _refused(alice, "wide.csv", raw) == "The header has more than 40 columns, the limit."
     assert time.perf_counter() - start < 1  # the target (100 ms from the job's start) is measured by hand
 
     settings.IMPORT_MAX_COLUMNS = 50_000  # past the cap, the duplicate check itself is linear
@@ -134,7 +137,7 @@ def test_reading_a_long_file_stops_at_the_job_s_timeout(alice, settings):
     progress.start_job(task)
     try:
         with pytest.raises(TaskTimeout):
-            imports._read_rows(("title\n" + "x\n" * 5_000).encode())
+            imports._read_rows(("title\n" + "x\n" * 5_000).encode(), "long.csv")
     finally:
         progress.current.job_id = None
 
@@ -176,3 +179,225 @@ def test_formula_titles_are_stored_as_text_and_neutralised_in_a_report(alice):
     assert report.status == Report.Status.SUCCEEDED
     rows = list(csv.reader(io.StringIO(report.file.read().decode("utf-8-sig"), newline="")))
     assert [row[1] for row in rows[1:]] == [f"'{title}" for title in formulas]
+
+
+def _statuses(owner) -> list[tuple[str, str, str]]:
+    return list(Task.objects.filter(owner=owner).order_by("id").values_list("title", "status", "priority"))
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_the_delimiter_is_read_from_the_header_and_quoted_values_may_hold_the_others(alice, delimiter):
+    lines = [
+        ["title", "status", "priority", "due_date"],
+        ["Plan", "todo", "high", "2030-01-02"],
+        ['"Call Ann, Bob; Cy\t| Di"', "done", "", ""],
+    ]
+    raw = "".join(delimiter.join(line) + "\r\n" for line in lines).encode()
+    task_import = _imported(alice, "tasks.csv", raw)
+    assert (task_import.status, task_import.created, task_import.errors) == (TaskImport.Status.SUCCEEDED, 2, [])
+    assert _statuses(alice) == [("Plan", "todo", "high"), ("Call Ann, Bob; Cy\t| Di", "done", "normal")]
+    assert Task.objects.get(title="Plan").due_date == datetime.date(2030, 1, 2)
+
+
+def test_a_european_excel_csv_in_windows_1252_with_semicolons_is_read(alice):
+    task_import = _imported(alice, "excel_semicolon_cp1252.csv")
+    assert (task_import.created, task_import.failed) == (1, 1)
+    task = Task.objects.get()
+    assert (task.title, task.description, task.status, task.priority) == (
+        "Café – naïve",
+        "Zoë € 5, “quoted”",
+        "todo",
+        "high",
+    )
+    assert task_import.errors == [
+        {
+            "line": 3,
+            "reason": "status: 'En cours' is not one of todo, in_progress, done (or To do, In progress, Done); "
+            "due_date: '02/01/2030' is not a date; use YYYY-MM-DD.",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "line"),
+    [("title;status;priority", "Pasted,done,low"), ("title,status,priority", "Pasted;done;low")],
+)
+def test_a_line_in_another_delimiter_than_the_header_is_refused_and_the_others_imported(alice, header, line):
+    ours = header[5]
+    task_import = _imported(alice, "mixed.csv", f"{header}\nFine{ours}todo{ours}high\n{line}\n".encode())
+    theirs = line[6]
+    assert task_import.errors == [
+        {
+            "line": 3,
+            "reason": f"The line is one value holding '{theirs}', but the header's columns are separated by "
+            f"'{ours}': separate this line's values by '{ours}' too.",
+        }
+    ]
+    assert _titles(alice) == ["Fine"]
+
+
+def test_status_and_priority_are_taken_as_values_or_labels_in_any_case(alice):
+    raw = "title,status,priority\na,To do,High\nb,todo,high\nc,TODO, HIGH \nd,In Progress,normal\ne, done ,LOW\n"
+    assert _imported(alice, "labels.csv", raw.encode()).errors == []
+    assert [(status, priority) for _, status, priority in _statuses(alice)] == [
+        ("todo", "high"),
+        ("todo", "high"),
+        ("todo", "high"),
+        ("in_progress", "normal"),
+        ("done", "low"),
+    ]
+
+
+def test_a_refused_value_lists_the_accepted_ones_in_one_sentence(alice):
+    task_import = _imported(alice, "bad.csv", b"title,status,priority\n,later,urgent\n")
+    assert task_import.errors == [
+        {
+            "line": 2,
+            "reason": "title: This field cannot be blank; "
+            "status: 'later' is not one of todo, in_progress, done (or To do, In progress, Done); "
+            "priority: 'urgent' is not one of low, normal, high (or Low, Normal, High).",
+        }
+    ]
+
+
+def _xlsx(*rows: list, write_only: bool = False) -> bytes:
+    """A workbook whose first sheet holds these rows; openpyxl writes the sheet's size unless write-only."""
+    book = Workbook(write_only=write_only)
+    sheet = book.create_sheet("Tasks") if write_only else book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _with_sheet(xml: str) -> bytes:
+    """A real workbook with its first sheet's XML replaced."""
+    source = zipfile.ZipFile(io.BytesIO(_xlsx(["title"])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            archive.writestr(name, xml if name == "xl/worksheets/sheet1.xml" else source.read(name))
+    return out.getvalue()
+
+
+SHEET = '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{}<sheetData>{}</sheetData></worksheet>'
+TITLE_CELL = '<row r="1"><c r="A1" t="inlineStr"><is><t>title</t></is></c></row>'
+
+
+def test_an_xlsx_with_a_report_s_human_headers_is_imported_with_its_dates_numbers_and_labels(alice):
+    raw = _xlsx(
+        ["ID", "Title", "Status", "Priority", "Due date", "Owner", "Created at (Europe/Paris)"],
+        [7, "Plan", "In progress", "HIGH", datetime.datetime(2030, 1, 2), "bob", datetime.datetime(2024, 5, 1, 9, 30)],
+        [8, 42, "done", "low", datetime.date(2030, 1, 3)],
+        [9, 3.5, None, None, "2030-01-04"],
+        [],
+        [10, "Bad", "later", "Normal", "soon"],
+    )
+    task_import = _imported(alice, "tasks.xlsx", raw)
+    assert (task_import.status, task_import.created) == (TaskImport.Status.SUCCEEDED, 3)
+    assert _statuses(alice) == [("Plan", "in_progress", "high"), ("42", "done", "low"), ("3.5", "todo", "normal")]
+    assert list(Task.objects.order_by("id").values_list("due_date", flat=True)) == [
+        datetime.date(2030, 1, 2),
+        datetime.date(2030, 1, 3),
+        datetime.date(2030, 1, 4),
+    ]
+    assert task_import.errors == [  # line: the row's number, after a blank one
+        {
+            "line": 6,
+            "reason": "status: 'later' is not one of todo, in_progress, done (or To do, In progress, Done); "
+            "due_date: 'soon' is not a date; use YYYY-MM-DD.",
+        }
+    ]
+
+
+def test_an_xlsx_file_is_known_by_its_content_whatever_its_name(alice):
+    assert _imported(alice, "tasks.csv", _xlsx(["title"], ["From a workbook"])).created == 1
+    assert _titles(alice) == ["From a workbook"]
+
+
+def test_an_xlsx_row_wider_than_its_header_is_refused_by_line(alice):
+    task_import = _imported(alice, "tasks.xlsx", _xlsx(["title", "status"], ["ok"], ["a", "todo", "stray"]))
+    assert task_import.errors == [{"line": 3, "reason": "More values than columns in the header."}]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "reason"),
+    [
+        (
+            "tasks.xlsx",
+            b"title\nNot a workbook\n",
+            'The file is named .xlsx but is not an XLSX workbook (an XLSX file is a zip archive); save it as "Excel '
+            'Workbook (.xlsx)" or as CSV.',
+        ),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "The file is named .xls but is not an XLSX workbook"),
+        ("tasks.xlsx", b"PK\x03\x04" + b"\x00" * 40, "not an XLSX workbook that can be read (BadZipFile)"),
+        ("notes.zip", None, "not an XLSX workbook that can be read (KeyError)"),
+        (
+            "broken.xlsx",
+            _with_sheet("<worksheet><sheetData><row>"),
+            "not an XLSX workbook that can be read (ParseError)",
+        ),
+        (
+            "entities.xlsx",
+            _with_sheet('<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>' + SHEET.format("", "&b;")),
+            "not an XLSX workbook that can be read (ValueError)",  # openpyxl's, over defusedxml's EntitiesForbidden
+        ),
+        ("empty.xlsx", _xlsx(), "The file has no header row."),
+        ("header_only.xlsx", _xlsx(["Title", "Status"]), "The file has a header but no rows."),
+    ],
+)
+def test_a_file_that_is_no_readable_workbook_is_refused_with_the_reason(alice, name, raw, reason):
+    if raw is None:  # a zip, but of something else
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr("notes.txt", "title\nx\n")
+        raw = out.getvalue()
+    assert reason in _refused(alice, name, raw)
+
+
+def test_a_zip_bomb_is_refused_before_it_is_opened(alice):
+    """200 MB of sheet in a 200 KB file: refused from the zip's directory, before anything is unzipped."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open("xl/worksheets/sheet1.xml", "w") as sheet,
+    ):
+        for _ in range(200):
+            sheet.write(b" " * 1024 * 1024)
+    assert len(out.getvalue()) < 300_000
+    start = time.perf_counter()
+    assert _refused(alice, "bomb.xlsx", out.getvalue()) == (
+        "The workbook unzips to 209,715,200 bytes; the limit is 52,428,800. Nothing was imported."
+    )
+    assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (_xlsx([f"c{n}" for n in range(40)] + ["title"]), "The first sheet spans 41 columns; the limit is 40."),
+        (
+            _xlsx([f"c{n}" for n in range(40)] + ["title"], write_only=True),  # no declared size: counted as read
+            "The header has more than 40 columns, the limit.",
+        ),
+        (_with_sheet(SHEET.format('<dimension ref="A1:XFD1048576"/>', TITLE_CELL)), "The first sheet spans 16,384"),
+        (
+            _with_sheet(
+                SHEET.format("", TITLE_CELL + '<row r="99999999999"><c t="inlineStr"><is><t>x</t></is></c></row>')
+            ),
+            "The first sheet has rows past row 1,048,576, Excel's last.",
+        ),
+    ],
+)
+def test_a_workbook_wider_or_longer_than_the_limits_is_refused_at_once(alice, raw, reason):
+    start = time.perf_counter()
+    assert reason in _refused(alice, "huge.xlsx", raw)
+    assert time.perf_counter() - start < 5  # the longest, a million empty rows to a far row number, takes 1 s
+
+
+def test_more_xlsx_rows_than_the_limit_refuse_the_file_as_they_are_read(alice, settings):
+    settings.IMPORT_MAX_ROWS = 2
+    assert _refused(alice, "rows.xlsx", _xlsx(["title"], ["a"], [], ["b"], ["c"])) == (
+        "The file has more than 2 rows, the limit."
+    )

@@ -90,15 +90,17 @@ def report_cancel(request: Request, pk: int) -> Response:
 
 @extend_schema(
     request={
-        "multipart/form-data": OpenApiRequest(ImportUploadSerializer, encoding={"file": {"contentType": "text/csv"}})
+        "multipart/form-data": OpenApiRequest(
+            ImportUploadSerializer, encoding={"file": {"contentType": f"text/csv, {XLSX}"}}
+        )
     },
     responses={202: StartedSerializer, 200: StartedSerializer},
 )
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser])
 def import_create(request: Request) -> Response:
-    """Upload a CSV of tasks (header: title, description, status, priority, due_date): 202. The same
-    file uploaded again while its import is in progress, or in the 10 minutes after: that import (200)."""
+    """Upload a CSV or XLSX file of tasks (what it may hold: the `file` field): 202. The same file
+    uploaded again while its import is in progress, or in the 10 minutes after: that import (200)."""
     given = ImportUploadSerializer(data=request.data)
     given.is_valid(raise_exception=True)
     with service_errors_as_400():

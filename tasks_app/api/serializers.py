@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
+from tasks_app.services import imports
 
 # Some character that str.strip() keeps (DRF trims text), for the schema's `pattern`: spelled out, since
 # `\s` differs between Python and the ECMA regexes of JSON Schema (\x1c-\x1f, \x85, \ufeff).
@@ -147,7 +148,11 @@ class UploadField(serializers.FileField):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    file = UploadField()
+    file = UploadField(
+        help_text=f"{imports.FILES_ACCEPTED}. The first row names the columns: title (required); description; "
+        f"status: {imports.accepted('status')}; priority: {imports.accepted('priority')}; due_date: YYYY-MM-DD, "
+        "or a date cell. Names and values are read regardless of case; other columns are ignored."
+    )
 
 
 class TaskImportSerializer(serializers.ModelSerializer):

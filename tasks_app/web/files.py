@@ -1,4 +1,4 @@
-"""Pages for reports, CSV imports and workspace exports. The work runs in jobs; pages follow it."""
+"""Pages for reports, imports (CSV or XLSX) and workspace exports. The work runs in jobs; pages follow it."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from tasks_app import permissions, workflows
 from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
+from tasks_app.services import imports
 from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
 from tasks_app.web.forms import ImportForm, ReportForm, add_service_errors
 from tasks_app.workflows.files import TooMuchInProgress
@@ -83,8 +84,13 @@ def import_list(request: HttpRequest) -> HttpResponse:
                     request, f"You already uploaded this file: import #{task_import.pk}, {task_import.status}."
                 )
             return redirect("files:import-detail", pk=task_import.pk)
-    imports_ = TaskImport.objects.filter(owner=request.user)[:50]
-    return render(request, "tasks_app/files/import_list.html", {"form": form, "imports": imports_}, status=status)
+    context = {
+        "form": form,
+        "imports": TaskImport.objects.filter(owner=request.user)[:50],
+        "statuses": imports.accepted("status"),
+        "priorities": imports.accepted("priority"),
+    }
+    return render(request, "tasks_app/files/import_list.html", context, status=status)
 
 
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:

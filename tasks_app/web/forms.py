@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
 from tasks_app.models import Report, Task
+from tasks_app.services import imports
 
 
 class TaskForm(forms.ModelForm):
@@ -53,7 +54,12 @@ class ReportForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Header: title, description, status, priority, due_date")
+    # `accept` only filters the file picker; the import reads the file's content to know what it is.
+    file = forms.FileField(
+        label="CSV or XLSX file",
+        help_text=imports.FILES_ACCEPTED,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.xlsx"}),
+    )
 
 
 def add_service_errors(form: forms.Form, error) -> None:
