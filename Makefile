@@ -47,8 +47,9 @@ FUZZ_EXAMPLES ?= 300
 fuzz: install-dev
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_api_fuzz.py -p no:cacheprovider
 
-# Not part of `make test`: minutes of work that print figures.
+# Not part of `make test`: minutes of work that print figures, and the slow variants of tests.
 soak: install-dev
+	RUN_SOAK=1 $(PY) -m pytest -m soak -p no:cacheprovider
 	$(PY) bench/kill_soak.py
 
 bench: install-dev

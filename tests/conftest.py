@@ -22,13 +22,16 @@ assert django_settings.HUEY["immediate"], "unit tests need Huey's immediate mode
 
 def pytest_collection_modifyitems(items):
     """The PostgreSQL pass runs every unit test, and of the slower integration tier the tests
-    marked `postgres`: those where the engine under the queue and the app changes what happens."""
-    if not POSTGRES_URL:
-        return
-    skip = pytest.mark.skip(reason="integration test of the SQLite pass (mark it `postgres` to run it on both)")
+    marked `postgres`: those where the engine under the queue and the app changes what happens.
+    Tests marked `soak` (variants of a test `make test` runs, tens of seconds each) run only in
+    `make soak` (RUN_SOAK=1)."""
+    soak = pytest.mark.skip(reason="a soak variant: `make soak` runs it")
+    sqlite_pass = pytest.mark.skip(reason="integration test of the SQLite pass (mark it `postgres` to run it on both)")
     for item in items:
-        if item.get_closest_marker("integration") and not item.get_closest_marker("postgres"):
-            item.add_marker(skip)
+        if item.get_closest_marker("soak") and not os.environ.get("RUN_SOAK"):
+            item.add_marker(soak)
+        elif POSTGRES_URL and item.get_closest_marker("integration") and not item.get_closest_marker("postgres"):
+            item.add_marker(sqlite_pass)
 
 
 @pytest.fixture(autouse=True)

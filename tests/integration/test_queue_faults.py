@@ -163,9 +163,9 @@ print(first.id, queue.enqueue_message_on_commit(first.then(c.echo)))
     ("work", "kill_at", "result", "deliveries"),
     [
         (CHORD, "before-done-mark", "[0, 1, 2]", 2),  # run again
-        (CHORD, "after-done-mark", "[0, 1, 2]", 1),  # not run again: its outcome is written late
-        (PIPELINE, "before-done-mark", "7", 2),
-        (PIPELINE, "after-done-mark", "7", 1),
+        pytest.param(CHORD, "after-done-mark", "[0, 1, 2]", 1, marks=pytest.mark.soak),  # not run again
+        pytest.param(PIPELINE, "before-done-mark", "7", 2, marks=pytest.mark.soak),
+        (PIPELINE, "after-done-mark", "7", 1),  # not run again: its outcome is written late
     ],
     ids=["chord-before", "chord-after", "pipeline-before", "pipeline-after"],
 )
