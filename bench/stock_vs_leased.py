@@ -12,7 +12,7 @@ C) this queue on PostgreSQL: the same with DATABASE_URL set, so the app database
    (tests/postgres_server.py: Debian's PostgreSQL on 127.0.0.1, fsync=off, started for the run).
 
 Each variant is measured twice: with 1 consumer, then with 2 (the second one started with
-`--no-periodic` / `-n`, as the README says to start extra consumers; 4 workers in all). Each
+`--no-periodic` / `-n`, as docs/deploying.md says to start extra consumers; 4 workers in all). Each
 measurement runs in a fresh Python process, on a fresh folder and (C) a fresh database, migrated
 first; the order is A, B, C with 1 consumer, then A, B, C with 2. The PostgreSQL server runs
 through the whole run (idle outside C). Consumers log at WARNING (`-q`, LOG_LEVEL=WARNING), so none

@@ -1,4 +1,4 @@
-"""What a user may do beyond their own rows (README, "Security"). Superusers hold every permission.
+"""What a user may do beyond their own rows (docs/security.md). Superusers hold every permission.
 
 The first three are this app's own, declared on `Report.Meta` and `JobRun.Meta`.
 """

@@ -11,7 +11,7 @@ queue file of the test's own, with utc=False as Huey's base does. The classes ar
   This instance has no history writer, so nothing acks its done messages; Huey's tests count
   ready messages only, which done ones are not.
 
-A test our class fails on purpose is skipped with the reason (the README lists them).
+A test our class fails on purpose is skipped with the reason (docs/tests.md lists them).
 
 Not run here: Huey's tests of other storages and classes (Memory, Redis, Valkey, CySqlite and
 File storages in test_storage; test_helpers' Redis semaphore; test_mini's gevent MiniHuey;

@@ -1,4 +1,4 @@
-"""Periodic housekeeping. Each also runs by hand as a management command (see README)."""
+"""Periodic housekeeping. Each also runs by hand as a management command (see docs/operations.md)."""
 
 import datetime
 import logging
@@ -43,8 +43,7 @@ def db_backup() -> str:
 @periodic_job(daily("04:15"), missed=run_once_within(hours=20))
 @lock_task("job-history-prune")
 def job_history_prune() -> str:
-    """Delete finished jobs older than JOB_HISTORY_DAYS, silent consumers, and rate limits'
-    counts no request reads any more."""
+    """Delete finished jobs older than JOB_HISTORY_DAYS, silent consumers, and rate-limit counts no request reads any more."""
     runs, beats = job_runs.job_history_prune(older_than_days=settings.JOB_HISTORY_DAYS)
     rate_limits.forget_expired()
     logger.info("job_history_prune runs=%d heartbeats=%d", runs, beats)
