@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),
+    path("account/", include("tasks_app.web.account_urls")),
     path("", include("tasks_app.web.urls_files")),
     path("", include("tasks_app.web.urls")),
 ]

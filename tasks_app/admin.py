@@ -9,6 +9,7 @@ from tasks_app.models import (
     JobRun,
     Notification,
     PausedJob,
+    PersonalToken,
     Report,
     Task,
     TaskImport,
@@ -163,6 +164,20 @@ class PausedJobAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PersonalToken)
+class PersonalTokenAdmin(admin.ModelAdmin):
+    """Read-only: people make their tokens on their account page. Deleting one revokes it."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
+    search_fields = ["name", "user__username"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 

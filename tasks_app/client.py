@@ -6,9 +6,12 @@ import math
 
 from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_lockout_response
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.db.models import Sum
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
@@ -94,6 +97,20 @@ class LoginLockoutHandler(AxesDatabaseHandler):
     def reset_user_attempts(self, request, credentials=None) -> int:
         count, _ = self.filter_user_attempts(request, credentials)[0].delete()
         return count
+
+
+def lockout_response(request: HttpRequest) -> HttpResponse | None:
+    """The lockout page when the logged-in person is locked out (django-axes), else None: a page
+    that asks for their password again checks this first."""
+    credentials = {"username": request.user.get_username()}
+    if AxesProxyHandler.is_locked(request, credentials):
+        return get_lockout_response(request, credentials=credentials)
+    return None
+
+
+def count_wrong_password(request: HttpRequest) -> None:
+    """A wrong password given by the logged-in person counts as a failed login (django-axes)."""
+    user_login_failed.send(sender=__name__, credentials={"username": request.user.get_username()}, request=request)
 
 
 class _KeyedThrottle(AtomicRateThrottle):

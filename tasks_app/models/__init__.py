@@ -4,6 +4,7 @@ from tasks_app.models.files import Report, TaskImport, UserTaskStats, WorkspaceE
 from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob, PeriodicTick, UniqueJob
 from tasks_app.models.stats import TaskStatsSnapshot
 from tasks_app.models.tasks import Email, MailSlot, Notification, RateCount, Task
+from tasks_app.models.tokens import PersonalToken
 
 __all__ = [
     "Report",
@@ -18,6 +19,7 @@ __all__ = [
     "JobRun",
     "Notification",
     "PausedJob",
+    "PersonalToken",
     "PeriodicTick",
     "Task",
     "TaskStatsSnapshot",

@@ -2,13 +2,27 @@
 
 The link carries Django's token (the password reset's generator, salted for sign-up). The token
 hashes the account's `is_active`, so it works once: after activation it no longer matches.
+
+The account page's services follow: an address change, confirmed the same way, and personal API tokens.
 """
 
+import datetime
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from tasks_app.models import Email, PersonalToken
 
 
 class SignUpTokenGenerator(PasswordResetTokenGenerator):
@@ -50,3 +64,113 @@ def account_activate(user) -> bool:
         user.is_active = True
         user.save(update_fields=["is_active"])
     return True
+
+
+# -- Address change: the new address is saved once its owner opens the link mailed to it ---------
+
+# The mail is the request: its dedup_key starts so, its `to` is the new address, its `user` the account.
+# Its kind is sign-up's, a mail that confirms an address, so its body (the link) is not kept once sent.
+EMAIL_CHANGE_KEY = "email-change:"
+
+
+class EmailChangeTokenGenerator(PasswordResetTokenGenerator):
+    """Tokens of address-change mails, made for the mail's row rather than an account. The token
+    hashes the account's address, so it works once: after the change that address is another."""
+
+    key_salt = "tasks_app.services.accounts.EmailChangeTokenGenerator"
+
+    def _make_hash_value(self, mail, timestamp) -> str:
+        return f"{mail.pk}{mail.to}{mail.user_id}{mail.user.email}{timestamp}"
+
+
+email_change_token = EmailChangeTokenGenerator()
+
+
+def email_change_mail(user, address: str, link_for: Callable[[int, str], str]) -> Email:
+    """Write the mail asking `address` to confirm it as `user`'s new address; it replaces any
+    request before it (only the latest one's link works)."""
+    mail = Email.objects.create(
+        kind=Email.Kind.SIGNUP,
+        to=address,
+        subject="",
+        body="",
+        user=user,
+        dedup_key=f"{EMAIL_CHANGE_KEY}{uuid.uuid4().hex}",
+    )
+    context = {
+        "user": user,
+        "address": address,
+        "link": link_for(mail.pk, email_change_token.make_token(mail)),
+        "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+    }
+    mail.subject = " ".join(render_to_string("tasks_app/email/email_change_subject.txt", context).split())
+    mail.body = render_to_string("tasks_app/email/email_change_body.txt", context)
+    mail.save(update_fields=["subject", "body"])
+    return mail
+
+
+def email_change_pending(user) -> Email | None:
+    """`user`'s latest address-change request while its link still works (not used, not expired)."""
+    mail = Email.objects.filter(user=user, dedup_key__startswith=EMAIL_CHANGE_KEY).first()
+    if mail is None or mail.to.lower() == user.email.lower():
+        return None
+    expires = mail.created_at + datetime.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+    return mail if timezone.now() < expires else None
+
+
+def email_change_to_confirm(user, mail_id: int, token: str) -> Email | None:
+    """The request a link names when it is `user`'s pending one and the token is good; else None."""
+    mail = email_change_pending(user)
+    if mail is None or mail.pk != mail_id or not email_change_token.check_token(mail, token):
+        return None
+    return mail
+
+
+def email_change_confirm(user, mail: Email) -> bool:
+    """Give `user` the request's address; False when another account took it meanwhile."""
+    with transaction.atomic():
+        holder = user_with_address(mail.to)
+        if holder is not None and holder.pk != user.pk:
+            return False
+        user.email = mail.to
+        user.save(update_fields=["email"])
+    return True
+
+
+# -- Personal API tokens: made by their owner, kept as a hash ------------------------------------
+
+TOKEN_PREFIX = "tt_"  # tells a personal token from DRF's own (40 hex digits) on sight
+TOKENS_PER_PERSON = 20
+TOKEN_USE_INTERVAL = datetime.timedelta(minutes=1)  # last use is written at most this often
+
+
+def token_hash(secret: str) -> str:
+    # A random 256-bit secret needs no slow, salted hash: nothing can be guessed from its sha256.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_create(user, name: str) -> tuple[PersonalToken, str]:
+    """Make a personal API token for `user`; return it and its secret, which is kept nowhere.
+    ValidationError once the person has TOKENS_PER_PERSON."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().get(pk=user.pk)  # one person's creations in turn
+        if PersonalToken.objects.filter(user=user).count() >= TOKENS_PER_PERSON:
+            raise ValidationError(
+                f"You already have {TOKENS_PER_PERSON} tokens, the most one person may have: revoke one first."
+            )
+        token = PersonalToken.objects.create(user=user, name=name, key_hash=token_hash(secret), prefix=secret[:10])
+    return token, secret
+
+
+def token_used(secret: str) -> PersonalToken | None:
+    """The personal token of `secret` (with its user), or None; its last use is written when the
+    one on record is older than TOKEN_USE_INTERVAL, so a busy token does not write each call."""
+    token = PersonalToken.objects.select_related("user").filter(key_hash=token_hash(secret)).first()
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_INTERVAL:
+        PersonalToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

@@ -6,6 +6,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from tasks_app import jobs, queue
+from tasks_app.client import mail_sender_allows
 from tasks_app.services import accounts, emails
 
 
@@ -31,3 +32,14 @@ def signup_start(form, *, link_for: Callable[[str, str], str], reset_url: str) -
             user.save()
             mail = emails.email_create_signup(user, link_for(*accounts.signup_link_parts(user)))
         queue.enqueue_on_commit(jobs.email_send, mail.pk, priority=jobs.PRIORITY_URGENT)
+
+
+def email_change_start(user, address: str, *, link_for: Callable[[int, str], str]) -> bool:
+    """Mail `address` the link that makes it `user`'s address; nothing changes until it is opened.
+    False, and no mail, past the person's MAIL_SENDER_RATE (the address may be anyone's)."""
+    if not mail_sender_allows(user):
+        return False
+    with transaction.atomic():
+        mail = accounts.email_change_mail(user, address, link_for)
+        queue.enqueue_on_commit(jobs.email_send, mail.pk, priority=jobs.PRIORITY_URGENT)
+    return True

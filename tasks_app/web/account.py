@@ -1,0 +1,109 @@
+"""The account page: name, email address (changed once the new one is confirmed), a link to the
+password change, personal API tokens."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from tasks_app.client import count_wrong_password, lockout_response
+from tasks_app.models import PersonalToken
+from tasks_app.services import accounts
+from tasks_app.web.account_forms import EmailChangeForm, NameForm, TokenForm
+from tasks_app.web.forms import add_service_errors
+from tasks_app.workflows.accounts import email_change_start
+
+
+def _account_page(request: HttpRequest, *, status: int = 200, **context) -> HttpResponse:
+    """The page with blank forms but for those given (bound, showing their errors)."""
+    user = request.user
+    context = {
+        "name_form": NameForm(instance=user),
+        "email_form": EmailChangeForm(user=user),
+        "token_form": TokenForm(),
+        "pending": accounts.email_change_pending(user),
+        "tokens": user.personal_tokens.all(),
+        "tokens_max": accounts.TOKENS_PER_PERSON,
+        **context,
+    }
+    return render(request, "tasks_app/account/detail.html", context, status=status)
+
+
+@require_GET
+def account_detail(request: HttpRequest) -> HttpResponse:
+    return _account_page(request)
+
+
+@require_POST
+def name_change(request: HttpRequest) -> HttpResponse:
+    form = NameForm(request.POST, instance=request.user)
+    if not form.is_valid():
+        return _account_page(request, name_form=form)
+    form.save()
+    messages.success(request, "Your name is saved.")
+    return redirect("account:account-detail")
+
+
+@require_POST
+def email_change(request: HttpRequest) -> HttpResponse:
+    """Start an address change; the password it asks for is under the login lockout."""
+    if locked_out := lockout_response(request):
+        return locked_out
+    form = EmailChangeForm(request.POST, user=request.user)
+    if not form.is_valid():
+        if form.has_error("password"):
+            count_wrong_password(request)
+        return _account_page(request, email_form=form)
+    address = form.cleaned_data["email"]
+    started = email_change_start(
+        request.user,
+        address,
+        link_for=lambda mail_id, token: request.build_absolute_uri(
+            reverse("account:email-confirm", args=[mail_id, token])
+        ),
+    )
+    if not started:
+        form.add_error("email", "Your account has sent too many mails lately; try again later.")
+        return _account_page(request, email_form=form, status=429)
+    messages.success(request, f"We mailed a link to {address}: it becomes your address once you open it.")
+    return redirect("account:account-detail")
+
+
+def email_confirm(request: HttpRequest, mail_id: int, token: str) -> HttpResponse:
+    """The link of the address-change mail: a button that saves the address (a link checker that
+    opens the link changes nothing). Only for the account that asked, logged in."""
+    mail = accounts.email_change_to_confirm(request.user, mail_id, token)
+    if mail is None:
+        return render(request, "tasks_app/account/email_confirm.html", {"invalid": True}, status=400)
+    if request.method != "POST":
+        return render(request, "tasks_app/account/email_confirm.html", {"mail": mail})
+    if not accounts.email_change_confirm(request.user, mail):
+        return render(request, "tasks_app/account/email_confirm.html", {"taken": True}, status=409)
+    messages.success(request, f"Your address is now {mail.to}.")
+    return redirect("account:account-detail")
+
+
+@never_cache
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        try:
+            token, secret = accounts.token_create(request.user, form.cleaned_data["name"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            # In this response only, with no redirect: the secret is kept nowhere to show it again.
+            return _account_page(request, new_token=token, new_secret=secret)
+    return _account_page(request, token_form=form)
+
+
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(PersonalToken, pk=pk, user=request.user)
+    token.delete()
+    messages.success(request, f"Revoked the token “{token.name}”: it no longer works.")
+    return redirect("account:account-detail")

@@ -1,0 +1,47 @@
+"""The account page's forms: name, address change, personal API token."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from tasks_app.models import PersonalToken
+from tasks_app.services import accounts
+
+
+class NameForm(forms.ModelForm):
+    class Meta:
+        model = get_user_model()
+        fields = ["first_name", "last_name"]
+
+
+class EmailChangeForm(forms.Form):
+    """A new address, asked with the password: with only a stolen session, nobody can move the
+    account's address (and then its password resets) elsewhere."""
+
+    email = forms.EmailField(
+        label="New address", max_length=254, help_text="We mail it a link; it becomes yours once the link is opened."
+    )
+    password = forms.CharField(label="Your password", strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        if not self.user.check_password(self.cleaned_data["password"]):
+            raise forms.ValidationError("That is not your password.")
+        return self.cleaned_data["password"]
+
+    def clean_email(self) -> str:
+        address = self.cleaned_data["email"]
+        if address.lower() == self.user.email.lower():
+            raise forms.ValidationError("That is already your address.")
+        if accounts.user_with_address(address) is not None:
+            raise forms.ValidationError("Another account has this address.")
+        return address
+
+
+class TokenForm(forms.ModelForm):
+    class Meta:
+        model = PersonalToken
+        fields = ["name"]
+        labels = {"name": "Token name"}
