@@ -4,6 +4,7 @@ import datetime
 import re
 
 import pytest
+from django.core import mail
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -186,6 +187,12 @@ class TestTasks:
         response = api.post(f"/api/tasks/{task.pk}/complete/")
         assert response.json()["status"] == "done"
         assert response.json()["completed_at"] is not None
+
+    def test_email_me_this_task_mails_the_link_to_the_task_s_page(self, api, alice, django_capture_on_commit_callbacks):
+        task = make_task(alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.post(f"/api/tasks/{task.pk}/email/").status_code == 202
+        assert f"http://testserver/tasks/{task.pk}/" in mail.outbox[0].body
 
     def test_it_deletes_a_task(self, api, alice):
         task = make_task(alice)

@@ -194,7 +194,7 @@ class TestEmails:
     def test_email_me_this_task_needs_an_address(self):
         user = make_user(email="")
         with pytest.raises(ValueError, match="no email address"):
-            emails.email_create_task(make_task(user), user)
+            emails.email_create_task(make_task(user), user, base_url="http://testserver/", job_id="j")
 
     def test_a_task_s_completions_get_one_notice_a_day(self):
         owner = make_user()

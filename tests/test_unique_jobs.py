@@ -160,12 +160,12 @@ class TestTaskEmails:
     def test_email_me_this_task_twice_within_a_minute_sends_one(self, alice, django_capture_on_commit_callbacks):
         task = make_task(alice)
         with django_capture_on_commit_callbacks(execute=True):
-            email, job_id = workflows.task_email(task, alice)
-            again, same_job = workflows.task_email(task, alice)
+            email, job_id = workflows.task_email(task, alice, base_url="http://testserver/")
+            again, same_job = workflows.task_email(task, alice, base_url="http://testserver/")
         assert (again, same_job) == (None, job_id)
         assert Email.objects.filter(kind=Email.Kind.TASK).count() == 1 and email
         with time_machine.travel(now() + datetime.timedelta(seconds=61), tick=False):
-            assert workflows.task_email(task, alice)[0] is not None
+            assert workflows.task_email(task, alice, base_url="http://testserver/")[0] is not None
 
     def test_the_api_answers_200_with_the_first_email_s_job(self, api, alice):
         task = make_task(alice)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tasks_app.models import Email, Notification, Task
 from tests.backends import sqlite_only
-from tests.factories import make_task, make_user
+from tests.factories import make_staff, make_task, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +72,72 @@ class TestTaskList:
         assert len(_titles(logged_in.get("/"))) == 25
         assert len(_titles(logged_in.get("/?page=2"))) == 5
 
+    def test_it_searches_every_word_in_title_and_description_in_any_case(self, logged_in, alice):
+        make_task(alice, title="Renew the DOMAIN", description="before it lapses")
+        make_task(alice, title="Pay rent", description="Domain name is paid")
+        make_task(alice, title="Other")
+        make_task(make_user("bob"), title="Bob's domain")  # not hers: a search never widens the list
+        assert set(_titles(logged_in.get("/?q=domain"))) == {"Renew the DOMAIN", "Pay rent"}
+        assert _titles(logged_in.get("/?q=LAPSES+renew")) == ["Renew the DOMAIN"]
+        assert _titles(logged_in.get("/?q=domain&mine=1&sort=-created")) == ["Pay rent", "Renew the DOMAIN"]
+        assert _titles(logged_in.get("/?q=nothing-like-it")) == []
+
+    def test_it_sorts_by_due_date_with_undated_tasks_last_either_way(self, logged_in, alice):
+        make_task(alice, title="Undated")
+        make_task(alice, title="Later", due_date=datetime.date(2030, 2, 1))
+        make_task(alice, title="Sooner", due_date=datetime.date(2030, 1, 1))
+        assert _titles(logged_in.get("/?sort=due")) == ["Sooner", "Later", "Undated"]
+        assert _titles(logged_in.get("/?sort=-due")) == ["Later", "Sooner", "Undated"]
+
+    def test_it_sorts_by_priority_rank_not_alphabetically(self, logged_in, alice):
+        for priority in ["normal", "high", "low"]:
+            make_task(alice, title=priority, priority=priority)
+        assert _titles(logged_in.get("/?sort=-priority")) == ["high", "normal", "low"]
+        assert _titles(logged_in.get("/?sort=priority")) == ["low", "normal", "high"]
+
+    def test_it_sorts_by_created_date_newest_first_by_default(self, logged_in, alice):
+        for title in ["First", "Second", "Third"]:
+            make_task(alice, title=title)
+        assert _titles(logged_in.get("/")) == ["Third", "Second", "First"]
+        assert _titles(logged_in.get("/?sort=created")) == ["First", "Second", "Third"]
+
+    @pytest.mark.parametrize(
+        "query", ["sort=bogus&page=abc", "sort=&page=-1", "sort=due;drop&page=99999999999999999999"]
+    )
+    def test_a_bad_sort_or_page_falls_back_to_the_default(self, logged_in, alice, query):
+        for title in ["First", "Second"]:
+            make_task(alice, title=title)
+        response = logged_in.get(f"/?{query}")
+        assert response.status_code == 200
+        assert _titles(response) == ["Second", "First"]
+
+    def test_a_search_too_long_is_dropped_not_failed(self, logged_in, alice):
+        make_task(alice, title="Anything")
+        response = logged_in.get("/?q=" + "x" * 201)
+        assert response.status_code == 200 and _titles(response) == ["Anything"]
+
+    def test_the_sort_links_keep_the_search_the_filters_and_the_page(self, logged_in, alice):
+        page = logged_in.get("/?q=report&status=todo&mine=1&page=2&sort=due").context["sorting"]
+        assert page["due"]["aria_sort"] == "ascending" and page["priority"]["aria_sort"] == "none"
+        assert page["due"]["url"] == "?q=report&status=todo&mine=1&page=2&sort=-due"  # sorted by it: the other way
+        assert page["priority"]["url"] == "?q=report&status=todo&mine=1&page=2&sort=-priority"  # high first
+        assert page["created"]["url"] == "?q=report&status=todo&mine=1&page=2&sort=-created"  # newest first
+        body = logged_in.get("/?sort=-priority").content.decode()
+        assert 'aria-sort="descending"><a href="?sort=priority">Priority ▼</a>' in body
+
+    def test_the_number_of_queries_does_not_grow_with_the_page(self, logged_in, alice):
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                logged_in.get("/?sort=-priority&q=task")
+            return len(captured.captured_queries)
+
+        make_task(make_user("bob"), title="Task 0", created_by=alice)
+        queries()  # the first visit of the day recounts her stats
+        one = queries()
+        for n in range(1, 25):
+            make_task(make_user(), title=f"Task {n}", created_by=alice)
+        assert queries() == one
+
 
 class TestTaskForms:
     def test_creating_a_task_notifies_its_owner_through_the_job(
@@ -116,7 +182,8 @@ class TestTaskForms:
 
     def test_it_edits_and_completes_a_task(self, logged_in, alice):
         task = make_task(alice, title="Old")
-        logged_in.post(f"/tasks/{task.pk}/", {"title": "New", "owner": alice.pk, "status": "todo", "priority": "low"})
+        edit = {"title": "New", "owner": alice.pk, "status": "todo", "priority": "low"}
+        assert logged_in.post(f"/tasks/{task.pk}/edit/", edit)["Location"] == f"/tasks/{task.pk}/"  # back to its page
         task.refresh_from_db()
         assert (task.title, task.priority) == ("New", "low")
         logged_in.post(f"/tasks/{task.pk}/complete/")
@@ -135,9 +202,9 @@ class TestTaskForms:
         task = make_task(bob, title="Given to Bob", created_by=alice)
         for user in [alice, make_user("boss", staff=True)]:
             client.force_login(user)
-            assert client.get(f"/tasks/{task.pk}/").status_code == 200
+            assert client.get(f"/tasks/{task.pk}/edit/").status_code == 200
         client.force_login(make_user("carol"))
-        assert client.get(f"/tasks/{task.pk}/").status_code == 404
+        assert client.get(f"/tasks/{task.pk}/edit/").status_code == 404
 
     def test_it_asks_before_deleting(self, logged_in, alice):
         task = make_task(alice, title="Doomed")
@@ -148,11 +215,12 @@ class TestTaskForms:
 
     def test_other_peoples_tasks_are_404(self, logged_in):
         theirs = make_task(make_user("bob"), title="Private")
-        for url in [f"/tasks/{theirs.pk}/", f"/tasks/{theirs.pk}/delete/"]:
+        for url in [f"/tasks/{theirs.pk}/", f"/tasks/{theirs.pk}/edit/", f"/tasks/{theirs.pk}/delete/"]:
             assert logged_in.get(url).status_code == 404
         assert logged_in.post(f"/tasks/{theirs.pk}/complete/").status_code == 404
+        assert logged_in.post(f"/tasks/{theirs.pk}/email/").status_code == 404
         assert logged_in.post(f"/tasks/{theirs.pk}/delete/").status_code == 404
-        assert logged_in.post(f"/tasks/{theirs.pk}/", {"title": "Mine"}).status_code == 404
+        assert logged_in.post(f"/tasks/{theirs.pk}/edit/", {"title": "Mine"}).status_code == 404
         theirs.refresh_from_db()
         assert (theirs.title, theirs.status) == ("Private", Task.Status.TODO)
 
@@ -167,6 +235,65 @@ class TestTaskForms:
 
     def test_complete_needs_a_post(self, logged_in, alice):
         assert logged_in.get(f"/tasks/{make_task(alice).pk}/complete/").status_code == 405
+
+
+class TestTaskPage:
+    def test_it_shows_the_task_its_people_and_its_history(self, client, alice, django_capture_on_commit_callbacks):
+        bob = make_user("bob")
+        client.force_login(bob)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(
+                "/tasks/new/", {"title": "Book the room", "owner": alice.pk, "status": "todo", "priority": "high"}
+            )
+        task = Task.objects.get()
+        client.force_login(alice)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(f"/tasks/{task.pk}/email/")["Location"] == f"/tasks/{task.pk}/"
+        client.force_login(bob)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(f"/tasks/{task.pk}/complete/")
+        make_task(alice, title="Another")  # its history is not this one's
+        client.force_login(alice)
+
+        response = client.get(f"/tasks/{task.pk}/")
+        body = response.content.decode()
+        assert "<h1>Book the room</h1>" in body
+        for shown in ["High", "Done", "alice", "by bob", f'href="/tasks/{task.pk}/edit/"', "Email me this task"]:
+            assert shown in body
+        assert [(email.kind, email.user) for email in response.context["emails"]] == [
+            (Email.Kind.TASK_COMPLETED, alice),
+            (Email.Kind.TASK, alice),
+        ]
+        assert [(label, run.triggered_by) for label, run in response.context["job_runs"]] == [
+            ("Email the owner it was completed", bob),
+            ("Tell the owner it was given to them", bob),
+        ]
+        assert f'action="/tasks/{task.pk}/complete/"' not in body  # done already
+
+    def test_it_offers_complete_and_delete_only_when_they_apply(self, client, alice):
+        task = make_task(make_user("bob"), title="Bob's")
+        client.force_login(make_staff("editor", "change_task"))  # may see and change it, not delete it
+        body = client.get(f"/tasks/{task.pk}/").content.decode()
+        assert f'action="/tasks/{task.pk}/complete/"' in body
+        assert f'href="/tasks/{task.pk}/delete/"' not in body
+        client.force_login(alice)
+        mine = make_task(alice)
+        assert f'href="/tasks/{mine.pk}/delete/"' in client.get(f"/tasks/{mine.pk}/").content.decode()
+
+    def test_email_me_this_task_mails_the_link_to_the_task_page(
+        self, logged_in, alice, settings, django_capture_on_commit_callbacks
+    ):
+        settings.ALLOWED_HOSTS = ["tasks.example.com"]
+        task = make_task(alice, title="Linked")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = logged_in.post(f"/tasks/{task.pk}/email/", follow=True, HTTP_HOST="tasks.example.com")
+        assert response.redirect_chain == [(f"/tasks/{task.pk}/", 302)]
+        assert f"Open it:  http://tasks.example.com/tasks/{task.pk}/" in mail.outbox[0].body
+
+    def test_the_list_and_a_notification_lead_to_the_task_page(self, logged_in, alice):
+        task = make_task(alice, title="Read me")
+        assert f'<a href="/tasks/{task.pk}/">Read me</a>' in logged_in.get("/").content.decode()
+        assert task.get_absolute_url() == f"/tasks/{task.pk}/"
 
 
 class TestNotifications:

@@ -98,10 +98,12 @@ class TestTasks:
         assert queue.job_name(jobs.task_completed_notify) in job_names()
 
     def test_email_me_this_task_writes_the_email_and_returns_its_job(self, alice, django_capture_on_commit_callbacks):
+        task = make_task(alice)
         with django_capture_on_commit_callbacks(execute=True):
-            email, job_id = workflows.task_email(make_task(alice), alice)
+            email, job_id = workflows.task_email(task, alice, base_url="https://tasks.example.com/")
         assert JobRun.objects.get(pk=job_id).state == JobRun.State.SUCCEEDED
         assert Email.objects.get(pk=email.pk).status == Email.Status.SENT
+        assert f"https://tasks.example.com/tasks/{task.pk}/" in email.body
 
     def test_a_broadcast_of_blanks_is_refused(self, alice):
         with pytest.raises(ValidationError):

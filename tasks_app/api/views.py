@@ -71,7 +71,9 @@ class TaskViewSet(viewsets.ModelViewSet):
         """Email this task to yourself; the email is sent by a background job (202). Asked again
         within a minute: no second email, the first one's job (200)."""
         try:
-            email, job_id = workflows.task_email(self.get_object(), request.user)
+            email, job_id = workflows.task_email(
+                self.get_object(), request.user, base_url=request.build_absolute_uri("/")
+            )
         except ValueError as error:
             raise ValidationError({"detail": str(error)}) from error
         if email is None:

@@ -2,7 +2,7 @@
 
 import datetime
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -173,12 +173,21 @@ def _render(name: str, context: dict) -> tuple[str, str]:
     return " ".join(subject.split()), render_to_string(f"tasks_app/email/{name}_body.txt", context)
 
 
-def email_create_task(task: Task, user) -> Email:
-    """ "Email me this task": a copy of the task's details to the user who asked."""
+def email_create_task(task: Task, user, *, base_url: str, job_id: str) -> Email:
+    """ "Email me this task": a copy of the task's details, with the link to its page on the site
+    at `base_url`, to the user who asked; one per job (`job_id`, the job that sends it)."""
     if not user.email:
         raise ValueError("You have no email address on your account.")
-    subject, body = _render("task", {"task": task, "user": user})
-    return email_create(kind=Email.Kind.TASK, to=user.email, subject=subject, body=body, user=user)
+    link = urljoin(base_url, task.get_absolute_url())
+    subject, body = _render("task", {"task": task, "user": user, "link": link})
+    return email_create(
+        kind=Email.Kind.TASK,
+        to=user.email,
+        subject=subject,
+        body=body,
+        user=user,
+        dedup_key=f"task-email:{task.pk}:{job_id}",  # also how the task's page finds its emails
+    )
 
 
 def email_create_task_completed(task: Task) -> Email | None:

@@ -4,7 +4,9 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.db.models import F, Q
 
+from tasks_app.api.filters import PRIORITY_RANK
 from tasks_app.models import Report, Task
 from tasks_app.services import imports
 
@@ -23,12 +25,45 @@ class TaskForm(forms.ModelForm):
         self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
 
 
-class TaskFilterForm(forms.Form):
-    """The task list's filters; invalid values are ignored rather than failing the page."""
+# The task list's orders ("-": descending); ties go newest first so that pages stay stable.
+TASK_SORTS = {
+    "due": [F("due_date").asc(nulls_last=True), "-id"],  # no due date: last either way
+    "-due": [F("due_date").desc(nulls_last=True), "-id"],
+    "priority": [PRIORITY_RANK.asc(), "-id"],  # low, normal, high: by rank, not alphabetically
+    "-priority": [PRIORITY_RANK.desc(), "-id"],
+    "created": ["created_at", "id"],
+    "-created": ["-created_at", "-id"],
+}
+DEFAULT_SORT = "-created"
 
+
+class TaskFilterForm(forms.Form):
+    """The task list's search, filters and order; invalid values are ignored rather than failing the page."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
     status = forms.ChoiceField(choices=[("", "Any status"), *Task.Status.choices], required=False)
     overdue = forms.BooleanField(required=False)
     mine = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(choices=[(sort, sort) for sort in TASK_SORTS], required=False)
+
+    def tasks(self, queryset, user):
+        """`queryset` searched (every word, in the title or the description, any case), filtered and
+        sorted as asked; an invalid value drops only its own part."""
+        self.is_valid()
+        wanted = self.cleaned_data
+        for word in wanted.get("q", "").split():
+            queryset = queryset.filter(Q(title__icontains=word) | Q(description__icontains=word))
+        if wanted.get("status"):
+            queryset = queryset.filter(status=wanted["status"])
+        if wanted.get("overdue"):
+            queryset = queryset.overdue()
+        if wanted.get("mine"):
+            queryset = queryset.filter(owner=user)
+        return queryset.order_by(*TASK_SORTS[self.ordering()])
+
+    def ordering(self) -> str:
+        """The sort asked for, or the default (newest first)."""
+        return self.cleaned_data.get("sort") or DEFAULT_SORT
 
 
 class SignUpForm(UserCreationForm):

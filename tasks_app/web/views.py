@@ -10,16 +10,17 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView, PasswordResetView
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tasks_app import charts, permissions, workflows
+from tasks_app import charts, jobs, permissions, queue, workflows
 from tasks_app.client import password_reset_wait
-from tasks_app.models import Notification, Task
+from tasks_app.models import Email, JobRun, Notification, Task
 from tasks_app.services import accounts, notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted, visible_or_404
 from tasks_app.web.forms import SignUpForm, TaskFilterForm, TaskForm
@@ -32,18 +33,14 @@ def _get_task_for_user(request: HttpRequest, pk: int) -> Task:
     return visible_or_404(Task, request.user, pk)
 
 
+# The task list's sortable columns, each with the order a first click asks for.
+SORT_COLUMNS = {"due": "due", "priority": "-priority", "created": "-created"}
+
+
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
     filters = TaskFilterForm(request.GET)
-    filters.is_valid()  # an invalid value drops only its own filter: cleaned_data keeps the rest
-    wanted = filters.cleaned_data
-    queryset = Task.objects.visible_to(request.user).select_related("owner")
-    if wanted.get("status"):
-        queryset = queryset.filter(status=wanted["status"])
-    if wanted.get("overdue"):
-        queryset = queryset.overdue()
-    if wanted.get("mine"):
-        queryset = queryset.filter(owner=request.user)
+    queryset = filters.tasks(Task.objects.visible_to(request.user).select_related("owner"), user=request.user)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -51,10 +48,60 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "filters": filters,
         "query": query.urlencode(),
+        "sorting": _sort_headers(request.GET, filters.ordering()),
         "my_stats": user_stats.user_stats_for(request.user),
         "trend": charts.trend_chart(task_trends.daily_trend()),
     }
     return render(request, "tasks_app/task_list.html", context)
+
+
+def _sort_headers(query: QueryDict, current: str) -> dict[str, dict]:
+    """Each sortable column's header: its link (the same search, filters and page, sorted by this
+    column, or the other way when it already is) and its aria-sort and arrow."""
+    headers = {}
+    for column, first in SORT_COLUMNS.items():
+        linked = query.copy()
+        if current.removeprefix("-") == column:  # sorted by it already: the other way
+            linked["sort"] = column if current.startswith("-") else f"-{column}"
+        else:
+            linked["sort"] = first
+        direction = {column: "ascending", f"-{column}": "descending"}.get(current, "none")
+        arrow = {"ascending": " ▲", "descending": " ▼"}.get(direction, "")
+        headers[column] = {"url": f"?{linked.urlencode()}", "aria_sort": direction, "arrow": arrow}
+    return headers
+
+
+# The jobs about one task (each takes the task's id as its one argument), as the task's page names them.
+TASK_JOBS = {
+    queue.job_name(jobs.task_assigned_notify): "Tell the owner it was given to them",
+    queue.job_name(jobs.task_completed_notify): "Email the owner it was completed",
+}
+
+
+@require_GET
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A task, read-only, with its history: the emails about it and the jobs it started."""
+    task = _get_task_for_user(request, pk)
+    # Found by the keys services.emails gives them: "Email me this task" (one per job), completion notices (one a day).
+    emails = Email.objects.filter(
+        Q(dedup_key__startswith=f"task-email:{task.pk}:") | Q(dedup_key__startswith=f"task-completed:{task.pk}:")
+    ).select_related("user")
+    runs = JobRun.objects.filter(name__in=TASK_JOBS, args=[task.pk]).select_related("triggered_by")
+    context = {
+        "task": task,
+        "emails": emails,
+        "job_runs": [(TASK_JOBS[run.name], run) for run in runs],
+        "may_delete": _may_delete(request.user, task),
+    }
+    return render(request, "tasks_app/task_detail.html", context)
+
+
+def _may_delete(user, task: Task) -> bool:
+    try:
+        own_or_permitted(user, task, permissions.DELETE_OTHERS_TASKS)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def task_create(request: HttpRequest) -> HttpResponse:
@@ -72,7 +119,7 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         workflows.task_update(task, by=request.user, **form.cleaned_data)
         messages.success(request, f"Saved “{task.title}”.")
-        return redirect("tasks:task-list")
+        return redirect(task)
     return render(request, "tasks_app/task_form.html", {"form": form, "task": task})
 
 
@@ -93,7 +140,7 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Email me this task": the email is written now and sent by a job."""
     task = _get_task_for_user(request, pk)
     try:
-        email, _ = workflows.task_email(task, request.user)
+        email, _ = workflows.task_email(task, request.user, base_url=request.build_absolute_uri("/"))
     except ValueError as error:
         messages.error(request, str(error))
     else:
@@ -101,7 +148,7 @@ def task_email(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, "Already on its way: you asked for this task less than a minute ago.")
         else:
             messages.success(request, f"On its way to {email.to}.")
-    return redirect("tasks:task-edit", pk=task.pk)
+    return redirect(task)
 
 
 def task_delete(request: HttpRequest, pk: int) -> HttpResponse:

@@ -53,16 +53,17 @@ def task_complete(task: Task, *, by) -> Task:
 SAME_TASK_EMAIL_WINDOW = datetime.timedelta(minutes=1)
 
 
-def task_email(task: Task, user) -> tuple[Email | None, str]:
-    """ "Email me this task": write the email now; `email_send` sends it. Returns it and the job id,
-    or None and the earlier job's id when the user asked for this task less than a minute ago.
+def task_email(task: Task, user, *, base_url: str) -> tuple[Email | None, str]:
+    """ "Email me this task": write the email (linking to the task on the site at `base_url`) now;
+    `email_send` sends it. Returns it and the job id, or None and the earlier job's id when the
+    user asked for this task less than a minute ago.
 
     Raises ValueError when the user has no address."""
     with transaction.atomic():
         claimed = queue.claim_unique(f"task-email:{task.pk}:{user.pk}", window=SAME_TASK_EMAIL_WINDOW, user=user)
         if not claimed.created:
             return None, claimed.job_id
-        email = emails.email_create_task(task, user)
+        email = emails.email_create_task(task, user, base_url=base_url, job_id=claimed.job_id)
         job_id = queue.enqueue_on_commit(jobs.email_send, email.pk, user=user, id=claimed.job_id)
     return email, job_id
 
