@@ -1,6 +1,7 @@
 """GET /api/jobs/<id>/ and POST /api/jobs/<id>/cancel/ (Huey in immediate mode)."""
 
 import pytest
+from django.test import Client
 from huey.contrib.djhuey import db_task
 from rest_framework.test import APIClient
 
@@ -88,3 +89,31 @@ def test_others_cannot_cancel_my_job():
         later = halve.schedule(args=(8,), delay=600)
     assert api_client(bob).post(f"/api/jobs/{later.id}/cancel/").status_code == 404
     assert JobRun.objects.get(pk=later.id).state == JobRun.State.SCHEDULED
+
+
+def test_a_job_waiting_while_an_operator_paused_it_shows_as_paused():
+    alice = make_user()
+    queue.pause_job(queue.job_name(halve))
+    held = _start(halve, 8, user=alice)
+    assert api_client(alice).get(f"/api/jobs/{held.id}/").json()["state"] == "paused"
+    assert JobRun.objects.get(pk=held.id).state == JobRun.State.SCHEDULED  # as stored
+    queue.resume_job(queue.job_name(halve))
+    assert api_client(alice).get(f"/api/jobs/{held.id}/").json()["state"] == "scheduled"
+
+
+def test_a_report_waiting_for_a_paused_job_says_so(django_capture_on_commit_callbacks):
+    from tasks_app import jobs
+
+    alice = make_user()
+    queue.pause_job(queue.job_name(jobs.report_build))
+    with django_capture_on_commit_callbacks(execute=True):
+        report_id = api_client(alice).post("/api/reports/", {"format": "csv"}, format="json").json()["id"]
+    body = api_client(alice).get(f"/api/reports/{report_id}/").json()
+    assert (body["status"], body["paused"]) == ("pending", True)
+    assert api_client(alice).get("/api/reports/").json()[0]["paused"] is True
+    page = Client()
+    page.force_login(alice)
+    assert "paused by an operator" in page.get("/reports/").content.decode()
+    queue.resume_job(queue.job_name(jobs.report_build))
+    assert "waiting for a worker" in page.get("/reports/").content.decode()
+    assert api_client(alice).get(f"/api/reports/{report_id}/").json()["paused"] is False

@@ -16,7 +16,7 @@ from huey.contrib.djhuey import HUEY
 from tasks_app import jobs, queue
 from tasks_app.models import JobRun, PeriodicTick, UniqueJob
 from tasks_app.queue import periodic
-from tasks_app.services import job_runs
+from tasks_app.services import job_runs, periodic_ledger
 from tests.backends import postgres_only
 from tests.concurrency import at_once
 from tests.factories import make_user
@@ -176,7 +176,7 @@ class TestTheLedgerPages:
             body = staff_client.get("/ops/").content.decode()
         row = body[body.index(">digest_send</a>") :].split("</tr>")[0]
         assert "2026-06-01 08:00 CEST" in row and ">missed<" in row  # its last expected run
-        assert row.rstrip().endswith(">1</a></td>")  # misses in 7 days
+        assert f'<a href="/ops/schedule/{DIGEST}/">1</a></td>' in row  # misses in 7 days
 
     def test_staff_without_view_all_jobs_see_verdicts_but_no_job_error_or_id(self, client):
         from django.contrib.auth.models import Permission
@@ -207,6 +207,25 @@ class TestTheLedgerPages:
         client.force_login(viewer)
         body = client.get(f"/ops/schedule/{DIGEST}/").content.decode()
         assert "relay.internal" in body and "/ops/jobs/digest-job-1/" in body
+
+    def test_a_fresh_install_shows_no_tick_from_before_the_ledger(self, staff_client):
+        with time_machine.travel(at("13:05"), tick=False):
+            page = staff_client.get(f"/ops/schedule/{DIGEST}/").content.decode()
+            overview = staff_client.get("/ops/?panel=1").content.decode()
+        assert "before the ledger" not in page and "before the ledger" not in overview
+        assert "No run was due in the last 7 days since a consumer first scheduled this job." in page
+        row = overview[overview.index(">digest_send</a>") :].split("</tr>")[0]
+        assert "none yet" in row  # its last expected run
+
+    def test_a_job_s_ticks_start_at_its_first_recorded_one(self):
+        back_at(at("08:20"))  # a fresh ledger: overdue_check is first recorded at 08:20
+        schedule = jobs.overdue_check.task_class.periodic_schedule
+        shown = periodic_ledger.ticks(OVERDUE, schedule, at("09:05"))
+        assert [tick.due_at for tick in shown] == [at("09:00"), at("08:50"), at("08:40"), at("08:30"), at("08:20")]
+        assert [tick.verdict for tick in shown][:2] == ["not recorded yet", "not recorded yet"]
+        assert periodic_ledger.tick_at(OVERDUE, at("08:10"), at("09:05")) is None
+        assert periodic_ledger.tick_at(DIGEST, at("08:00"), at("09:05")) is None  # none recorded yet
+        assert periodic_ledger.tick_at(DIGEST, at("08:00"), at("08:01")).verdict == "due now"
 
     def test_an_unknown_job_has_no_schedule_page(self, staff_client):
         assert staff_client.get("/ops/schedule/tasks_app.jobs.nothing/").status_code == 404

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
-from tasks_app.services import imports
+from tasks_app.services import imports, job_stats
 
 # Some character that str.strip() keeps (DRF trims text), for the schema's `pattern`: spelled out, since
 # `\s` differs between Python and the ECMA regexes of JSON Schema (\x1c-\x1f, \x85, \ufeff).
@@ -102,6 +102,17 @@ def job_progress(job_id: str) -> dict:
     return {"current": run.progress_current, "total": run.progress_total, "percent": run.progress_percent}
 
 
+class PausedField(serializers.BooleanField):
+    """Whether the work waits because an operator paused its job (its status stays "pending")."""
+
+    def __init__(self):
+        help_text = "True while its job is paused by an operator: it waits until resumed."
+        super().__init__(source="*", read_only=True, help_text=help_text)
+
+    def to_representation(self, row) -> bool:
+        return row.status == row.Status.PENDING and job_stats.waits_paused(row.job_id)
+
+
 class StartedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     job_id = serializers.CharField()
@@ -123,12 +134,13 @@ class ReportRequestSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    paused = PausedField()
     download_url = serializers.SerializerMethodField()
     status_filter = serializers.CharField(source="task_status")
 
     class Meta:
         model = Report
-        fields = ["id", "format", "status", "progress", "download_url", "job_id", "error", "rows"]
+        fields = ["id", "format", "status", "paused", "progress", "download_url", "job_id", "error", "rows"]
         fields += ["status_filter", "date_from", "date_to", "created_at", "finished_at"]
 
     def get_progress(self, report: Report) -> dict:
@@ -157,10 +169,11 @@ class ImportUploadSerializer(serializers.Serializer):
 
 class TaskImportSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    paused = PausedField()
 
     class Meta:
         model = TaskImport
-        fields = ["id", "status", "created", "failed", "errors", "error", "progress", "job_id"]
+        fields = ["id", "status", "paused", "created", "failed", "errors", "error", "progress", "job_id"]
         fields += ["created_at", "finished_at"]
 
     def get_progress(self, task_import: TaskImport) -> dict:
@@ -169,10 +182,11 @@ class TaskImportSerializer(serializers.ModelSerializer):
 
 class WorkspaceExportSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
+    paused = PausedField()
 
     class Meta:
         model = WorkspaceExport
-        fields = ["id", "status", "download_url", "job_id", "error", "created_at", "finished_at"]
+        fields = ["id", "status", "paused", "download_url", "job_id", "error", "created_at", "finished_at"]
 
     def get_download_url(self, export: WorkspaceExport) -> str | None:
         if export.status != WorkspaceExport.Status.SUCCEEDED:
@@ -189,6 +203,7 @@ class JobProgressSerializer(serializers.Serializer):
 
 class JobRunSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="short_name")
+    state = serializers.SerializerMethodField(help_text='As stored, or "paused" while it waits and its job is paused.')
     progress = JobProgressSerializer(source="*")
     result = serializers.CharField(source="result_summary")
 
@@ -210,6 +225,10 @@ class JobRunSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration",
         ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=job_stats.SHOWN_STATES))
+    def get_state(self, run: JobRun) -> str:
+        return job_stats.shown_state(run)
 
 
 class JobAccepted(serializers.Serializer):

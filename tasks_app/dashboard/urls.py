@@ -11,5 +11,7 @@ urlpatterns = [
     path("jobs/<str:job_id>/retry/", views.job_retry, name="job-retry"),
     path("jobs/<str:job_id>/dismiss/", views.job_dismiss, name="job-dismiss"),
     path("jobs/<str:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("lanes/<str:lane>/pause/", views.lane_pause, name="lane-pause"),
     path("schedule/<str:name>/", views.periodic_detail, name="periodic-detail"),
+    path("schedule/<str:name>/run/", views.periodic_run, name="periodic-run"),
 ]

@@ -1,7 +1,8 @@
 """Staff-only pages about background jobs. Non-staff users get 403.
 
 Any staff user sees the counts and charts; the jobs themselves take `view_all_jobs`, and acting
-on them (retry, discard, cancel, pause, resume) `manage_jobs` (tasks_app/permissions.py).
+on them (retry, discard, cancel, pause, resume, run a periodic job now) `manage_jobs`
+(tasks_app/permissions.py).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "failed": JobRun.objects.filter(state=JobRun.State.FAILED, dismissed_at=None)[:20],
         "consumers": job_stats.consumers(now),
         "periodic": job_stats.periodic_jobs(now),
-        "job_names": job_stats.job_names(),
+        "paused_jobs": job_stats.paused_jobs(),
+        "on_demand_jobs": [job for job in job_stats.job_names() if not job["periodic"]],
         "start_consumer": command_line("run_huey"),
     }
     template = "tasks_app/dashboard/_panel.html" if request.GET.get("panel") else "tasks_app/dashboard/overview.html"
@@ -94,15 +96,15 @@ def overview(request: HttpRequest) -> HttpResponse:
 @staff_required
 @may_view_jobs
 def job_list(request: HttpRequest) -> HttpResponse:
-    runs = JobRun.objects.select_related("triggered_by")
+    runs = job_stats.with_shown_state(JobRun.objects.select_related("triggered_by"))
     name, state, search = request.GET.get("name", ""), request.GET.get("state", ""), request.GET.get("q", "").strip()
     since, lane = request.GET.get("since", ""), request.GET.get("lane", "")
     if name:
         runs = runs.filter(name=name)
     if lane in settings.HUEY_LANES:
         runs = runs.filter(lane=lane)
-    if state in JobRun.State.values:
-        runs = runs.filter(state=state)
+    if state in dict(job_stats.SHOWN_STATES):
+        runs = runs.filter(shown_state=state)
     if search:
         runs = runs.filter(Q(id__icontains=search) | Q(name__icontains=search) | Q(error__icontains=search))
     hours = {"1h": 1, "24h": 24, "7d": 24 * 7}.get(since)
@@ -112,7 +114,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": {"name": name, "state": state, "q": search, "since": since, "lane": lane},
-        "states": JobRun.State.choices,
+        "states": job_stats.SHOWN_STATES,
         "lanes": list(settings.HUEY_LANES),
         "job_names": job_stats.job_names(),
     }
@@ -122,7 +124,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @may_view_jobs
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    run = get_object_or_404(JobRun.objects.select_related("triggered_by", "retry_of"), pk=job_id)
+    runs = job_stats.with_shown_state(JobRun.objects.select_related("triggered_by", "retry_of"))
+    run = get_object_or_404(runs, pk=job_id)
     context = {"run": run, "events": run.events.all(), "retried_as": run.retried_as.all()}
     return render(request, "tasks_app/dashboard/job_detail.html", context)
 
@@ -179,18 +182,44 @@ def job_pause(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:overview")
 
 
+@require_POST
 @staff_required
-def periodic_detail(request: HttpRequest, name: str) -> HttpResponse:
-    """One periodic job's ledger: each tick of the last 7 days and what became of it."""
+@may_manage_jobs
+def lane_pause(request: HttpRequest, lane: str) -> HttpResponse:
+    """Pause (or resume) a lane: there is no pause of a lane as such, so each job that runs in it."""
+    if lane not in settings.HUEY_LANES:
+        raise Http404("No lane of that name.")
+    jobs = [job for job in job_stats.job_names() if job["lane"] == lane]
+    listed = ", ".join(job["short_name"] for job in jobs)
+    if request.POST.get("action") == "resume":
+        for job in jobs:
+            queue.resume_job(job["name"])
+        messages.success(request, f"Resumed every job of the {lane} lane: {listed}.")
+    else:
+        for job in jobs:
+            queue.pause_job(job["name"], user=request.user)
+        messages.success(request, f"Paused every job of the {lane} lane ({listed}): their runs wait until resumed.")
+    return redirect("dashboard:overview")
+
+
+def _periodic_task_class(name: str):
     task_class = periodic_ledger.periodic_task_class(name)
     if task_class is None:
         raise Http404("No periodic job of that name.")
+    return task_class
+
+
+@staff_required
+def periodic_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """One periodic job's ledger: each tick of the last 7 days and what became of it."""
+    task_class = _periodic_task_class(name)
     now = timezone.now()
     schedule = task_class.periodic_schedule
     page = Paginator(periodic_ledger.ticks(name, schedule, now), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "name": name,
         "short_name": task_class.__name__,
+        "description": periodic_ledger.description(task_class),
         "schedule": schedule.label,
         "missed_runs": task_class.missed_runs.label,
         "next_run": schedule.next_run(now),
@@ -198,3 +227,17 @@ def periodic_detail(request: HttpRequest, name: str) -> HttpResponse:
         "page": page,
     }
     return render(request, "tasks_app/dashboard/periodic_detail.html", context)
+
+
+@require_POST
+@staff_required
+@may_manage_jobs
+def periodic_run(request: HttpRequest, name: str) -> HttpResponse:
+    """Run a periodic job once now, outside its schedule, recorded as started by the requester."""
+    short_name = _periodic_task_class(name).__name__
+    job_id = queue.run_now(name, user=request.user)
+    if PausedJob.objects.filter(name=name).exists():
+        messages.warning(request, f"Enqueued {short_name} as job {job_id}; its job is paused: it waits until resumed.")
+    else:
+        messages.success(request, f"Started {short_name} now as job {job_id}.")
+    return redirect("dashboard:periodic-detail", name=name)

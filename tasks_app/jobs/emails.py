@@ -106,8 +106,9 @@ def task_completed_notify(task_id: int) -> bool:
 # late, one back later does not, and a digest left waiting in the queue four hours expires.
 @periodic_job(daily("08:00"), missed=run_once_within(hours=4), expires=4 * 3600)
 def digest_send() -> int:
-    """Email each user with open tasks a list of them: one send job per person per day, however
-    many times this runs (a late run, a run by hand)."""
+    """Email each user with open tasks a list of them, once a day.
+
+    One send job per person per day, however many times this runs (a late run, a run by hand)."""
     digests = emails.email_create_digests(timezone.localdate())
     queued = 0
     for email in digests:

@@ -32,6 +32,7 @@ _PUBLIC = {
     "claimed_count",
     "job_name",
     "acting_person",
+    "run_now",
 }
 
 

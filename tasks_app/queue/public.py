@@ -131,6 +131,15 @@ def resume_job(name: str) -> None:
         HUEY.resume(name)
 
 
+def run_now(name: str, *, user=None) -> str:
+    """Enqueue one run of the periodic job `name` now, outside its schedule; return its job id.
+
+    Its ledger is untouched (no tick was due). A job with a lock still never runs twice at once:
+    a run that finds the lock held is skipped, as a scheduled one would be.
+    """
+    return enqueue_message_on_commit(HUEY._registry.string_to_task(name)(), user=user)
+
+
 def pending_count() -> int:
     """Jobs waiting in the queue now (not those a consumer holds)."""
     return HUEY.pending_count()

@@ -6,22 +6,57 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Case, Count, Exists, F, Min, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
+from tasks_app.queue import lanes as queue_lanes
 from tasks_app.services import periodic_ledger
 
 State = JobRun.State
+PAUSED = "paused"  # the state shown for a waiting run whose job is paused; never stored
+HELD_STATES = [State.PENDING, State.SCHEDULED]  # the waiting states a pause holds
+SHOWN_STATES = [*State.choices[:2], (PAUSED, "Paused"), *State.choices[2:]]  # for filters, in lifecycle order
+
+
+def with_shown_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
+    """`runs` annotated with `shown_state`: their state, or "paused" while they wait and their job is paused."""
+    job_paused = Exists(PausedJob.objects.filter(name=OuterRef("name")))
+    return runs.annotate(
+        shown_state=Case(When(job_paused, state__in=HELD_STATES, then=Value(PAUSED)), default=F("state"))
+    )
+
+
+def shown_state(run: JobRun) -> str:
+    """One run's state as `with_shown_state` gives it."""
+    return PAUSED if waits_paused(run.pk) else run.state
+
+
+def waits_paused(job_id: str) -> bool:
+    """Whether the job `job_id` waits because an operator paused its job (for the pages following one)."""
+    return with_shown_state(JobRun.objects.filter(pk=job_id)).filter(shown_state=PAUSED).exists()
+
+
+def paused_jobs() -> list[dict]:
+    """Every paused job: who paused it and when, and how many of its runs wait for it to be resumed."""
+    waiting = dict(
+        JobRun.objects.filter(state__in=HELD_STATES, name__in=PausedJob.objects.values("name"))
+        .values_list("name")
+        .annotate(n=Count("id"))
+    )
+    return [
+        {"job": job, "short_name": job.name.rsplit(".", 1)[-1], "waiting": waiting.get(job.name, 0)}
+        for job in PausedJob.objects.select_related("paused_by").order_by("name")
+    ]
 
 
 def counts_by_state(since: datetime.datetime) -> dict[str, int]:
-    """How many jobs were enqueued since `since`, by their state now (every state present, 0 if none)."""
-    rows = JobRun.objects.filter(enqueued_at__gte=since).values("state").annotate(n=Count("id"))
-    counts = dict.fromkeys(State.values, 0)
-    counts.update({row["state"]: row["n"] for row in rows})
+    """How many jobs were enqueued since `since`, by their state now as shown (every state present, 0 if none)."""
+    rows = with_shown_state(JobRun.objects.filter(enqueued_at__gte=since)).values("shown_state").annotate(n=Count("id"))
+    counts = dict.fromkeys([state for state, _ in SHOWN_STATES], 0)
+    counts.update({row["shown_state"]: row["n"] for row in rows})
     return counts
 
 
@@ -71,12 +106,14 @@ def failure_rates(since: datetime.datetime) -> list[dict]:
 class PeriodicJob:
     name: str
     short_name: str
+    description: str  # the first line of its docstring
     schedule: str
     missed_runs: str  # the missed-run policy in words
     next_run: datetime.datetime
-    last_expected: periodic_ledger.Tick  # the latest tick due, and what became of it
+    last_expected: periodic_ledger.Tick | None  # the latest tick due, and what became of it; None before its ledger
     last_run: JobRun | None
     misses: int  # ticks of the last 7 days that did not run
+    paused: bool
 
 
 def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
@@ -84,6 +121,7 @@ def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
     tick (and its verdict), last run, and how many ticks did not run in the last 7 days."""
     now = now or timezone.now()
     misses = periodic_ledger.misses(now)
+    paused = set(PausedJob.objects.values_list("name", flat=True))
     jobs = []
     for task_class in sorted(HUEY._registry._periodic_tasks, key=lambda cls: cls.__name__):
         name = HUEY._registry.task_to_string(task_class)
@@ -92,12 +130,14 @@ def periodic_jobs(now: datetime.datetime | None = None) -> list[PeriodicJob]:
             PeriodicJob(
                 name=name,
                 short_name=task_class.__name__,
+                description=periodic_ledger.description(task_class),
                 schedule=schedule.label,
                 missed_runs=task_class.missed_runs.label,
                 next_run=schedule.next_run(now),
                 last_expected=periodic_ledger.tick_at(name, schedule.previous_run(now), now),
                 last_run=JobRun.objects.filter(name=name).exclude(started_at=None).order_by("-started_at").first(),
                 misses=misses.get(name, 0),
+                paused=name in paused,
             )
         )
     return jobs
@@ -108,30 +148,39 @@ class Lane:
     name: str
     limit: int  # jobs of this lane one consumer runs at once
     running: int
-    waiting: int
+    waiting: int  # pending, for a worker
+    paused: int  # pending or scheduled, held because their job is paused
     oldest_wait: float | None  # seconds the oldest waiting job has waited
     finished_last_hour: int
-    jobs: list[str]  # the jobs routed here (short names); the default lane takes every other
+    jobs: list[dict]  # as `job_names` gives them: those routed here, or in "default" every other
+
+    @property
+    def all_paused(self) -> bool:
+        return all(job["paused"] for job in self.jobs)
+
+    @property
+    def any_paused(self) -> bool:
+        return any(job["paused"] for job in self.jobs)
 
 
 def lanes(now: datetime.datetime) -> list[Lane]:
-    """Per lane of settings.HUEY_LANES: its limit, what runs, what waits and since when, throughput."""
+    """Per lane of settings.HUEY_LANES: its limit, what runs, what waits (paused apart) and since when, throughput."""
+    hour_ago = now - datetime.timedelta(hours=1)
     by_lane = {
         row["lane"]: row
-        for row in JobRun.objects.filter(
-            Q(state__in=[State.RUNNING, State.PENDING]) | Q(finished_at__gte=now - datetime.timedelta(hours=1))
+        for row in with_shown_state(
+            JobRun.objects.filter(Q(state__in=[State.RUNNING, *HELD_STATES]) | Q(finished_at__gte=hour_ago))
         )
         .values("lane")
         .annotate(
             running=Count("id", filter=Q(state=State.RUNNING)),
-            waiting=Count("id", filter=Q(state=State.PENDING)),
-            oldest=Min("enqueued_at", filter=Q(state=State.PENDING)),
-            finished=Count("id", filter=Q(finished_at__gte=now - datetime.timedelta(hours=1))),
+            waiting=Count("id", filter=Q(shown_state=State.PENDING)),
+            paused=Count("id", filter=Q(shown_state=PAUSED)),
+            oldest=Min("enqueued_at", filter=Q(shown_state=State.PENDING)),
+            finished=Count("id", filter=Q(finished_at__gte=hour_ago)),
         )
     }
-    routed: dict[str, list[str]] = {}
-    for job, lane in settings.HUEY_LANE_ROUTES.items():
-        routed.setdefault(lane, []).append(job.rsplit(".", 1)[-1])
+    jobs = job_names()
     result = []
     for name, limit in settings.HUEY_LANES.items():
         row = by_lane.get(name, {})
@@ -142,9 +191,10 @@ def lanes(now: datetime.datetime) -> list[Lane]:
                 limit=limit,
                 running=row.get("running", 0),
                 waiting=row.get("waiting", 0),
+                paused=row.get("paused", 0),
                 oldest_wait=(now - oldest).total_seconds() if oldest else None,
                 finished_last_hour=row.get("finished", 0),
-                jobs=sorted(routed.get(name, [])),
+                jobs=[job for job in jobs if job["lane"] == name],
             )
         )
     return result
@@ -154,7 +204,7 @@ def requeued_jobs(since: datetime.datetime, limit: int = 20):
     """Jobs that went back to the queue since `since` because the consumer holding them died
     (or whose message never reached the queue), most recently changed first."""
     job_ids = JobEvent.objects.filter(kind__in=["orphaned", "recovered"], at__gte=since).values("job_id")
-    return JobRun.objects.filter(pk__in=job_ids).order_by("-updated_at")[:limit]
+    return with_shown_state(JobRun.objects.filter(pk__in=job_ids)).order_by("-updated_at")[:limit]
 
 
 def consumers(now: datetime.datetime | None = None) -> list[dict]:
@@ -175,9 +225,18 @@ def _consumer(beat: ConsumerHeartbeat, now: datetime.datetime) -> dict:
 
 
 def job_names() -> list[dict]:
-    """Every registered job with whether it is paused."""
+    """Every registered job, by short name: whether it is periodic, its lane, and whether it is paused."""
     paused = set(PausedJob.objects.values_list("name", flat=True))
-    return [
-        {"name": name, "short_name": name.rsplit(".", 1)[-1], "paused": name in paused}
-        for name in sorted(HUEY._registry._registry)
+    registry = HUEY._registry
+    periodic = {registry.task_to_string(task_class) for task_class in registry._periodic_tasks}
+    jobs = [
+        {
+            "name": name,
+            "short_name": name.rsplit(".", 1)[-1],
+            "periodic": name in periodic,
+            "lane": queue_lanes.lane_of(name, settings.HUEY_LANE_ROUTES),
+            "paused": name in paused,
+        }
+        for name in registry._registry
     ]
+    return sorted(jobs, key=lambda job: (job["short_name"], job["name"]))

@@ -40,20 +40,29 @@ def periodic_task_class(name: str):
     )
 
 
+def description(task_class) -> str:
+    """What a periodic job does, in one sentence: the first line of its docstring."""
+    return (task_class.__doc__ or "").strip().split("\n", 1)[0]
+
+
 def ticks(name: str, schedule, now: datetime.datetime, span: datetime.timedelta = WEEK) -> list[Tick]:
-    """Every tick of job `name` expected in the `span` before `now`, newest first, with its verdict."""
-    rows = {row.due_at: row for row in PeriodicTick.objects.filter(name=name, due_at__gt=now - span)}
-    expected = set(schedule.ticks(now - span, now)) | set(rows)
-    runs = JobRun.objects.in_bulk([row.job_id for row in rows.values() if row.job_id])
+    """Every tick of job `name` expected in the `span` before `now` since its ledger began, newest first,
+    with its verdict."""
     recorded = _recorded(name)
+    rows = {row.due_at: row for row in PeriodicTick.objects.filter(name=name, due_at__gt=now - span)}
+    expected = set(schedule.ticks(max(now - span, _ledger_began(recorded, now)), now)) | set(rows)
+    runs = JobRun.objects.in_bulk([row.job_id for row in rows.values() if row.job_id])
     return [_tick(due_at, rows.get(due_at), runs, now, recorded) for due_at in sorted(expected, reverse=True)]
 
 
-def tick_at(name: str, due_at: datetime.datetime, now: datetime.datetime) -> Tick:
-    """The tick of job `name` due at `due_at`, with its verdict."""
+def tick_at(name: str, due_at: datetime.datetime, now: datetime.datetime) -> Tick | None:
+    """The tick of job `name` due at `due_at`, with its verdict; None if it came before the job's ledger began."""
     row = PeriodicTick.objects.filter(name=name, due_at=due_at).first()
+    recorded = _recorded(name)
+    if row is None and due_at <= _ledger_began(recorded, now):
+        return None
     runs = JobRun.objects.in_bulk([row.job_id] if row and row.job_id else [])
-    return _tick(due_at, row, runs, now, _recorded(name) if row is None else {})
+    return _tick(due_at, row, runs, now, recorded)
 
 
 def _recorded(name: str) -> dict:
@@ -61,12 +70,17 @@ def _recorded(name: str) -> dict:
     return PeriodicTick.objects.filter(name=name).aggregate(first=Min("due_at"), last=Max("due_at"))
 
 
+def _ledger_began(recorded: dict, now: datetime.datetime) -> datetime.datetime:
+    """Since when the ledger expects a job's ticks: its first recorded tick. A scheduler records every
+    tick from the first one after it first sees a job, so earlier ones were never expected (a fresh
+    install has none); a job with none recorded yet expects only a tick due now."""
+    return recorded["first"] or now - GRACE
+
+
 def _tick(due_at, row: PeriodicTick | None, runs: dict, now: datetime.datetime, recorded: dict) -> Tick:
     if row is None:
         if due_at >= now - GRACE:
             return Tick(due_at, "due now", "pending", "a consumer's scheduler takes it within a minute or two")
-        if recorded["first"] is None or due_at < recorded["first"]:
-            return Tick(due_at, "before the ledger", "revoked", "before this job's first recorded run: no record")
         if due_at > recorded["last"]:
             return Tick(
                 due_at, "not recorded yet", "failed", "no consumer has run since: the first one back records it"

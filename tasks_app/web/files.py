@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from tasks_app import permissions, workflows
 from tasks_app.models import JobRun, Report, TaskImport, WorkspaceExport
+from tasks_app.queue import pause
 from tasks_app.services import imports
 from tasks_app.shortcuts import file_response, own_or_permitted, visible_or_404
 from tasks_app.web.forms import ImportForm, ReportForm, add_service_errors
@@ -50,7 +51,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
             return redirect("files:report-list")
     rows = list(Report.objects.filter(owner=request.user)[:50])
     runs = JobRun.objects.in_bulk([r.job_id for r in rows if r.job_id])
-    context = {"form": form, "reports": [(r, runs.get(r.job_id)) for r in rows]}
+    context = {"form": form, "reports": [(r, runs.get(r.job_id)) for r in rows], "paused_jobs": pause.paused_names()}
     return render(request, "tasks_app/files/report_list.html", context, status=status)
 
 
@@ -96,7 +97,8 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task_import = visible_or_404(TaskImport, request.user, pk)
     run = JobRun.objects.filter(pk=task_import.job_id).first()
-    return render(request, "tasks_app/files/import_detail.html", {"task_import": task_import, "run": run})
+    context = {"task_import": task_import, "run": run, "paused_jobs": pause.paused_names()}
+    return render(request, "tasks_app/files/import_detail.html", context)
 
 
 def export_list(request: HttpRequest) -> HttpResponse:
