@@ -46,6 +46,9 @@ class TestAccountPage:
     def test_it_needs_a_login(self, client, alice):
         assert client.get("/account/")["Location"] == "/accounts/login/?next=/account/"
 
+    def test_every_page_links_to_it_from_the_person_s_name(self, logged_in):
+        assert '<a href="/account/" title="Your account">alice</a>' in logged_in.get("/").content.decode()
+
     def test_it_shows_the_address_and_links_to_the_password_change(self, logged_in):
         body = logged_in.get("/account/").content.decode()
         assert "Your address is <strong>alice@example.com</strong>" in body
