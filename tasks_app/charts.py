@@ -34,5 +34,5 @@ def trend_chart(days: list[TrendDay], width: int = 600, height: int = 120) -> di
         "width": width,
         "height": height,
         "peak": peak,
-        "has_data": any(d.created or d.completed or d.overdue is not None for d in days),
+        "has_data": any(d.created or d.completed or d.overdue for d in days),
     }

@@ -55,13 +55,19 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "status"]), models.Index(fields=["status", "due_date"])]
+        indexes = [
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["status", "due_date"]),
+            # The trend chart's last 30 days, the list's newest first, the old done tasks' cleanup.
+            models.Index(fields=["created_at"], name="task_created_at"),
+            models.Index(fields=["completed_at"], name="task_completed_at"),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("tasks:task-edit", args=[self.pk])
+        return reverse("tasks:task-detail", args=[self.pk])
 
     @property
     def is_overdue(self) -> bool:
@@ -97,7 +103,7 @@ class Notification(models.Model):
     def target_url(self) -> str | None:
         """Where opening it leads: its task, its job's page (staff), or the file it announces."""
         if self.data.get("task_id"):
-            return reverse("tasks:task-edit", args=[self.data["task_id"]])
+            return reverse("tasks:task-detail", args=[self.data["task_id"]])
         if self.data.get("job_id"):
             return reverse("dashboard:job-detail", args=[self.data["job_id"]])
         return self.data.get("url")
