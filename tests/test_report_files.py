@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import zoneinfo
 from concurrent.futures.process import BrokenProcessPool
 
@@ -177,3 +178,16 @@ def test_a_builder_process_that_dies_fails_that_build_and_the_next_one_starts_an
     with pytest.raises(BrokenProcessPool):
         builder.build("csv", ROWS, "Tasks", "UTC")
     assert builder.build("csv", ROWS, "Tasks", "UTC").startswith(b"\xef\xbb\xbfid,title")
+
+
+def test_a_build_given_up_while_it_runs_returns_at_the_next_look(builder):
+    looks = []
+
+    def give_up():
+        looks.append(time.monotonic())
+        raise RuntimeError("canceled")
+
+    asked = time.monotonic()
+    with pytest.raises(RuntimeError, match="canceled"):
+        builder.build("pdf", ROWS * 1000, "Tasks", "UTC", between=give_up, every=0.2)  # seconds of work
+    assert len(looks) == 1 and looks[0] - asked < 0.5

@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from huey.api import group
 from huey.contrib.djhuey import db_task, lock_task
+from huey.exceptions import CancelExecution
 
 from tasks_app.jobs.schedule import daily, periodic_job, run_once_within
 from tasks_app.models import TaskImport
@@ -15,8 +16,12 @@ logger = logging.getLogger(__name__)
 
 @db_task(timeout=1800)
 def report_build(report_id: int) -> str:
-    """Build one report file, reporting progress; a report already built or gone is skipped."""
-    report = reports.report_build(report_id)
+    """Build one report file, reporting progress; a report already built or gone is skipped, a
+    report canceled while it builds ends the job as revoked (not succeeded)."""
+    try:
+        report = reports.report_build(report_id)
+    except reports.ReportCanceled:
+        raise CancelExecution(retry=False) from None
     return f"{report.status} rows={report.rows}" if report else "skipped"
 
 

@@ -134,7 +134,11 @@ class Builder:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def build(self, format: str, rows: list[list], title: str, time_zone: str) -> bytes:
+    def build(
+        self, format: str, rows: list[list], title: str, time_zone: str, *, between=lambda: None, every: float = 0.5
+    ) -> bytes:
+        """The file, built in the process; `between()` is called every `every` seconds while it
+        waits, and may raise to abandon the build (which then finishes unused)."""
         with self._lock:
             if self._pool is None:
                 # spawn: a fork of the consumer would copy its threads' locks mid-use
@@ -142,7 +146,16 @@ class Builder:
                 self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=os.nice, initargs=(self._nice,))
             pool = self._pool
         try:
-            return pool.submit(build, format, rows, title, time_zone).result()
+            future = pool.submit(build, format, rows, title, time_zone)
+            while True:
+                try:
+                    return future.result(timeout=every)
+                except TimeoutError:
+                    try:
+                        between()
+                    except BaseException:
+                        future.cancel()  # not started: never built; started: it finishes unused
+                        raise
         except BrokenProcessPool:
             with self._lock:  # the process died (killed, out of memory): the next build starts another
                 if self._pool is pool:

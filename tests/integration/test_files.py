@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -75,6 +76,26 @@ def test_a_report_shows_progress_increasing_before_it_completes(start_live_stack
     assert report["progress"] == {"current": 150, "total": 150, "percent": 100}
     content = download(stack, report["download_url"], token)
     assert content[:2] == b"PK"  # an XLSX is a zip
+
+
+def test_a_report_canceled_while_it_builds_stops_within_a_second_and_its_job_is_revoked(start_live_stack):
+    stack = start_live_stack(REPORT_ROW_DELAY_SECONDS="0.1")  # 150 rows: 15 s to build
+    token = stack.create_user("alice")
+    make_tasks(stack, "alice", 150)
+    status, started = stack.api("POST", "/api/reports/", token, {"format": "pdf"})
+    assert status == 202
+    wait_for(lambda: stack.api("GET", started["status_url"], token)[1]["status"] == "running", what="the build")
+    asked = time.monotonic()
+    assert stack.api("POST", f"/api/reports/{started['id']}/cancel/", token)[0] == 200
+    job = wait_for(
+        lambda: (job := stack.api("GET", f"/api/jobs/{started['job_id']}/", token)[1])["state"] == "revoked" and job,
+        timeout=5,
+        what="the job to end",
+    )
+    assert time.monotonic() - asked < 1.5  # a look every 0.5 s, plus the polls
+    assert job["progress"]["percent"] < 100
+    _, report = stack.api("GET", started["status_url"], token)
+    assert (report["status"], report["download_url"]) == ("canceled", None)
 
 
 def test_an_import_reports_its_bad_rows(live_stack):
