@@ -17,6 +17,9 @@ SIGNED_IN_PAGES = {
     "exports": "/exports/",
     "ops": "/ops/",
     "ops-jobs": "/ops/jobs/",
+    "ops-schedule": "/ops/schedule/tasks_app.jobs.emails.digest_send/",
+    "task-page": "/tasks/1/",  # the busy staff member's first task
+    "account": "/account/",
 }
 SIGNED_OUT_PAGES = {"login": "/accounts/login/", "signup": "/signup/"}
 LONG_TITLE = "Collect the quarterly invoices from every regional office and reconcile them with the ledger"

@@ -24,7 +24,7 @@ def test_it_notifies_the_owner_of_a_new_task_through_the_consumer(live_stack):
 
 
 def test_it_keeps_jobs_queued_while_the_consumer_is_down_and_runs_them_after_restart(live_stack):
-    token, giver = live_stack.create_user("bob"), live_stack.create_user("giver")
+    token, giver = live_stack.create_user("bob"), live_stack.create_user("gina")
     live_stack.stop_consumer()
     status, _ = live_stack.give_task(giver, token, {"title": "Wait for me"})
     assert status == 201
@@ -34,7 +34,7 @@ def test_it_keeps_jobs_queued_while_the_consumer_is_down_and_runs_them_after_res
 
     live_stack.start_consumer()
     assert wait_for(
-        lambda: _notifications(live_stack, token) == ["giver gave you a task: Wait for me"], what="the queued job"
+        lambda: _notifications(live_stack, token) == ["gina gave you a task: Wait for me"], what="the queued job"
     )
 
 
