@@ -2,13 +2,10 @@
 
 import math
 
-from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_lockout_response
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView, PasswordResetView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -19,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks_app import charts, jobs, permissions, queue, workflows
-from tasks_app.client import password_reset_wait
+from tasks_app.client import count_wrong_password, lockout_response, password_reset_wait
 from tasks_app.models import Email, JobRun, Notification, Task
 from tasks_app.services import accounts, notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted, visible_or_404
@@ -241,15 +238,11 @@ class PasswordChange(PasswordChangeView):
     login (django-axes), and a person locked out cannot try the old password here either."""
 
     def post(self, request, *args, **kwargs):
-        credentials = {"username": request.user.get_username()}
-        if AxesProxyHandler.is_locked(request, credentials):
-            return get_lockout_response(request, credentials=credentials)
-        return super().post(request, *args, **kwargs)
+        return lockout_response(request) or super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
         if form.has_error("old_password"):
-            credentials = {"username": self.request.user.get_username()}
-            user_login_failed.send(sender=__name__, credentials=credentials, request=self.request)
+            count_wrong_password(self.request)
         return super().form_invalid(form)
 
 
