@@ -14,7 +14,7 @@ def test_a_person_imports_a_csv_and_sees_the_refused_rows(live_stack, browser_pa
     page = browser_page
     log_in(page, live_stack, "alice")
     page.click("nav >> text=Import")
-    assert page.locator("h1").inner_text() == "Import tasks from CSV"
+    assert page.locator("h1").inner_text() == "Import tasks from CSV or XLSX"
     page.click("main button[type=submit]")
     assert page.get_by_text("This field is required.").is_visible()
 

@@ -44,7 +44,7 @@ def test_it_fails_when_the_consumer_stops_and_recovers_when_it_restarts(start_li
 def test_it_fails_when_a_job_waits_too_long(start_live_stack):
     stack = start_live_stack(consumer=False, HEALTH_PENDING_MAX_AGE="1")  # no consumer runs the job
     token = stack.create_user("dora")
-    status, _ = stack.api("POST", "/api/tasks/", token, {"title": "Stuck"})
+    status, _ = stack.give_task(stack.create_user("giver"), token, {"title": "Stuck"})  # its notice waits
     assert status == 201
 
     def waited_too_long():

@@ -35,7 +35,7 @@ def test_emails_and_notifications_run_at_once_while_reports_fill_their_lane(star
     stack = start_live_stack(
         REPORT_ROW_DELAY_SECONDS="0.15", EMAIL_RATE_LIMIT_PER_MINUTE="100", MAIL_SENDER_PER_MINUTE="100"
     )
-    token = stack.create_user("alice")
+    token, colleague = stack.create_user("alice"), stack.create_user("colleague")
     make_tasks(stack, "alice", 25)  # a report takes ~4 s
     for format in ("csv", "xlsx"):  # two reports (the same one twice would be one: unique jobs)
         assert stack.api("POST", "/api/reports/", token, {"format": format})[0] == 202
@@ -44,7 +44,7 @@ def test_emails_and_notifications_run_at_once_while_reports_fill_their_lane(star
     status, listed = stack.api("GET", "/api/tasks/?page_size=20", token)
     for task in listed["results"]:
         assert stack.api("POST", f"/api/tasks/{task['id']}/email/", token)[0] == 202
-        assert stack.api("POST", "/api/tasks/", token, {"title": "Another one"})[0] == 201
+        assert stack.give_task(token, colleague, {"title": "Another one"})[0] == 201  # a notice for the colleague
 
     def quick_jobs_done() -> bool:
         quick = [r for r in runs(stack) if r["name"] in ("email_send", "task_assigned_notify")]
