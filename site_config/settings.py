@@ -429,6 +429,11 @@ HEALTH_CONSUMER_MAX_AGE = env_int("HEALTH_CONSUMER_MAX_AGE", 30)
 HEALTH_PENDING_MAX_AGE = env_int("HEALTH_PENDING_MAX_AGE", 300)
 # ... or when a live consumer's job history writer has not written everything for this long.
 HEALTH_HISTORY_MAX_AGE = env_int("HEALTH_HISTORY_MAX_AGE", 60)
+# ... or when the newest verified backup is older than this (backups run every 6 hours), free disk
+# under DATA_DIR is below this, or a SQLite file's WAL is bigger than this (tasks_app/services/file_health.py).
+HEALTH_BACKUP_MAX_AGE_HOURS = env_int("HEALTH_BACKUP_MAX_AGE_HOURS", 26)
+HEALTH_DISK_FREE_MIN_MB = env_int("HEALTH_DISK_FREE_MIN_MB", 500)
+HEALTH_WAL_MAX_MB = env_int("HEALTH_WAL_MAX_MB", 256)
 # ... or, per lane, older than these ("reports=1800"); lanes not listed use HEALTH_PENDING_MAX_AGE.
 try:
     HEALTH_LANE_MAX_AGE = lanes.parse_limits(

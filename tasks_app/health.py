@@ -1,4 +1,5 @@
-"""GET /healthz: is the database writable, the queue reachable, the consumer alive and keeping up?"""
+"""GET /healthz: is the database writable, the queue reachable, the consumer alive and keeping up,
+and are the files under DATA_DIR in shape (recent backup, free disk, WAL size)?"""
 
 import datetime
 
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from tasks_app import queue
 from tasks_app.models import ConsumerHeartbeat, JobRun
+from tasks_app.services import file_health
 
 
 def _database_writable() -> bool:
@@ -74,6 +76,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks["consumer_heartbeat_age"] = _age(newest_beat)
     checks["oldest_pending_age"] = _age(min(oldest_by_lane.values(), default=None))
     checks["oldest_pending_age_by_lane"] = {lane: _age(oldest) for lane, oldest in sorted(oldest_by_lane.items())}
+    files = file_health.measure()
+    checks["files"] = files.checks
 
     problems = []
     if not checks["database_writable"]:
@@ -93,6 +97,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         limit = settings.HEALTH_LANE_MAX_AGE.get(lane, settings.HEALTH_PENDING_MAX_AGE)
         if age > limit:
             problems.append(f"a job in lane {lane!r} has waited longer than {limit}s")
+    problems += files.problems
 
     body = {"status": "fail" if problems else "ok", "problems": problems, "checks": checks}
     return JsonResponse(body, status=503 if problems else 200)

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 from tasks_app import charts, permissions, queue
 from tasks_app.management import command_line
 from tasks_app.models import JobRun, PausedJob
-from tasks_app.services import job_stats, periodic_ledger, task_trends
+from tasks_app.services import file_health, job_stats, periodic_ledger, task_trends
 
 PAGE_SIZE = 50
 
@@ -88,6 +88,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "paused_jobs": job_stats.paused_jobs(),
         "on_demand_jobs": [job for job in job_stats.job_names() if not job["periodic"]],
         "start_consumer": command_line("run_huey"),
+        "files": file_health.measure(),
     }
     template = "tasks_app/dashboard/_panel.html" if request.GET.get("panel") else "tasks_app/dashboard/overview.html"
     return render(request, template, context)
