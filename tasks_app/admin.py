@@ -135,7 +135,7 @@ class JobRunAdmin(GatedAdmin):
     def retry_failed(self, request, queryset) -> None:
         retried = 0
         for run in queryset.filter(state=JobRun.State.FAILED).exclude(message=None):
-            queue.retry(run, user=request.user)
+            queue.retry(run, user=request.user, note=f"from the admin by {request.user.get_username()}")
             retried += 1
         self.message_user(request, f"Re-enqueued {retried} failed job(s); others were not failed or had no message.")
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import db_task
 
 from tasks_app import queue
-from tasks_app.models import ConsumerHeartbeat, JobRun, PausedJob
+from tasks_app.models import ConsumerHeartbeat, JobEvent, JobRun, PausedJob
 from tasks_app.services import job_stats
 from tests.factories import make_user
 
@@ -82,6 +82,8 @@ def test_staff_retry_a_failed_job_from_the_dashboard(staff_client, django_captur
     assert response.redirect_chain[-1][0] == f"/ops/jobs/{retry.id}/"
     assert retry.state == JobRun.State.FAILED  # same arguments, same error
     assert JobRun.objects.get(pk=failed.id).dismissed_at is not None
+    retried = JobEvent.objects.get(job_id=failed.id, kind="retried").detail
+    assert retried.startswith(f"as job {retry.id}, from /ops/ by user")
 
 
 def test_it_refuses_to_retry_a_job_that_did_not_fail(staff_client):

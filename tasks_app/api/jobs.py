@@ -49,7 +49,7 @@ def job_cancel(request: Request, job_id: str) -> Response:
     run = visible_job(request, job_id)
     if run.triggered_by_id != request.user.pk and not request.user.has_perm(permissions.MANAGE_JOBS):
         raise PermissionDenied("Only the job's starter, or someone who may manage jobs, may cancel it.")
-    if not queue.cancel(run):
+    if not queue.cancel(run, note=f"through the API by {request.user.get_username()}"):
         return Response(
             {"detail": f"Only a pending or scheduled job can be canceled; this one is {run.state}."},
             status=status.HTTP_409_CONFLICT,

@@ -139,7 +139,7 @@ def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
     if run.state != JobRun.State.FAILED or not run.message:
         messages.error(request, "Only a failed job can be retried.")
         return redirect("dashboard:job-detail", job_id=run.pk)
-    new_id = queue.retry(run, user=request.user)
+    new_id = queue.retry(run, user=request.user, note=f"from /ops/ by {request.user.get_username()}")
     messages.success(request, f"Retrying {run.short_name} as job {new_id}.")
     return redirect("dashboard:job-detail", job_id=new_id)
 
@@ -159,7 +159,7 @@ def job_dismiss(request: HttpRequest, job_id: str) -> HttpResponse:
 @may_manage_jobs
 def job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=job_id)
-    if queue.cancel(run):
+    if queue.cancel(run, note=f"from /ops/ by {request.user.get_username()}"):
         messages.success(request, f"Canceled {run.short_name}.")
     else:
         messages.error(request, f"Only a waiting job can be canceled; this one is {run.get_state_display().lower()}.")

@@ -12,7 +12,7 @@ from django.utils import timezone
 from huey.api import Task, TaskWrapper, chord, group
 from huey.contrib.djhuey import HUEY
 
-from tasks_app.models import JobRun, PausedJob
+from tasks_app.models import JobEvent, JobRun, PausedJob
 from tasks_app.queue import history, pause
 from tasks_app.queue.context import acting_person as acting_person  # public
 from tasks_app.queue.leased import LeasedHuey
@@ -67,12 +67,15 @@ def _record_enqueue(task: Task, user_id: int | None, **extra) -> None:
         history.insert_enqueued(cursor, task, now=timezone.now(), user_id=user_id, message=message, **extra)
 
 
-def cancel(run: JobRun) -> bool:
-    """Revoke a job that has not started; False when it already runs or has finished."""
+def cancel(run: JobRun, *, note: str = "") -> bool:
+    """Revoke a job that has not started; False when it already runs or has finished.
+
+    A `note` (who canceled it, from where) is recorded as a `canceled` event in its history.
+    """
     if run.state not in JobRun.WAITING_STATES:
         return False
     HUEY.revoke_by_id(run.id)
-    return bool(
+    canceled = bool(
         JobRun.objects.filter(pk=run.pk, state__in=JobRun.WAITING_STATES).update(
             state=JobRun.State.REVOKED,
             finished_at=timezone.now(),
@@ -80,12 +83,16 @@ def cancel(run: JobRun) -> bool:
             error="Canceled before it ran.",
         )
     )
+    if canceled and note:
+        JobEvent.objects.create(job_id=run.pk, kind="canceled", at=timezone.now(), detail=note)
+    return canceled
 
 
-def retry(run: JobRun, *, user=None) -> str:
+def retry(run: JobRun, *, user=None, note: str = "") -> str:
     """Enqueue a failed job again as a new job with its full retries; return the new job's id.
 
     A failed job is retried once: retrying it again returns the job already started for it.
+    A `note` (who retried it, from where) is recorded as a `retried` event in the failed job's history.
     """
     if run.state != JobRun.State.FAILED or not run.message:
         raise ValueError("only a failed job whose message was kept can be retried")
@@ -103,6 +110,10 @@ def retry(run: JobRun, *, user=None) -> str:
         user_id = user.pk if user else run.triggered_by_id
         _record_enqueue(task, user_id, retry_of_id=run.pk)
         JobRun.objects.filter(pk=run.pk).update(dismissed_at=timezone.now())
+        if note:
+            JobEvent.objects.create(
+                job_id=run.pk, kind="retried", at=timezone.now(), detail=f"as job {task.id}, {note}"
+            )
 
         def enqueue() -> None:
             with enqueueing(user_id, frozenset([task.id])):
