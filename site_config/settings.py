@@ -1,6 +1,7 @@
 """Settings for the task tracker, read from the environment (see README, "Configuration")."""
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
 
@@ -434,6 +435,14 @@ HEALTH_HISTORY_MAX_AGE = env_int("HEALTH_HISTORY_MAX_AGE", 60)
 HEALTH_BACKUP_MAX_AGE_HOURS = env_int("HEALTH_BACKUP_MAX_AGE_HOURS", 26)
 HEALTH_DISK_FREE_MIN_MB = env_int("HEALTH_DISK_FREE_MIN_MB", 500)
 HEALTH_WAL_MAX_MB = env_int("HEALTH_WAL_MAX_MB", 256)
+# GET /metrics (Prometheus): answered to these networks, and to `Authorization: Bearer <METRICS_TOKEN>` from anywhere.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network) for network in env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {error}") from None
 # ... or, per lane, older than these ("reports=1800"); lanes not listed use HEALTH_PENDING_MAX_AGE.
 try:
     HEALTH_LANE_MAX_AGE = lanes.parse_limits(

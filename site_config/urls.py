@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tasks_app.health import healthz
+from tasks_app.metrics import metrics
 from tasks_app.web.views import PasswordChange, PasswordReset
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("ops/", include("tasks_app.dashboard.urls")),
     path(
