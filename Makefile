@@ -60,6 +60,7 @@ bench: install-dev
 	$(PY) bench/unique_and_ledger.py
 	$(PY) bench/paused_runs.py
 	$(PY) bench/fair_turns.py
+	$(PY) bench/metrics_scrape.py
 	$(PY) bench/flood.py
 	$(PY) bench/interference.py
 	$(PY) -m tests.postgres_server -- $(PY) bench/interference.py --workspaces 0

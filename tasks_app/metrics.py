@@ -1,13 +1,15 @@
 """GET /metrics: the background jobs in Prometheus' text format, read from the database at scrape time.
 
-Every number is computed from the job history (JobRun) and the consumers' heartbeats when
-Prometheus scrapes, not counted in memory: it is the same whichever gunicorn worker answers and
-however many consumers run, it survives restarts, and it agrees with /ops/.
+Nothing is counted in the memory of a process: the numbers are the same whichever gunicorn
+worker answers and however many consumers run, they survive restarts, and they agree with /ops/.
 
-The "counters" (jobs by final state, retried, requeued, and the histograms' buckets) count the
-kept history, so they drop when the nightly prune deletes jobs older than JOB_HISTORY_DAYS:
-Prometheus reads a drop as a counter reset, so rate() and increase() stay right, but a raw value
-is "jobs in the last JOB_HISTORY_DAYS days", not "since the beginning".
+- Counters and histograms (jobs by final state, retried, requeued, wait and run times) are
+  running totals (JobTotal) the history writer adds to as each job finishes: a scrape reads a
+  few rows per job name, whatever the size of the history, and pruning the history changes
+  nothing. They start from zero when the totals were added (migration 0018), not from the
+  history kept before.
+- Gauges (waiting, paused, running, each lane's oldest wait) count the jobs in those states now,
+  through the (state, enqueued_at) index.
 
 Access: from METRICS_ALLOWED_NETWORKS (default: this machine only), and from anywhere with
 `Authorization: Bearer <METRICS_TOKEN>` when that is set; anyone else gets a 403.
@@ -15,12 +17,11 @@ Access: from METRICS_ALLOWED_NETWORKS (default: this machine only), and from any
 
 import hmac
 import ipaddress
+from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
-from django.db.models import Count, FloatField, Min, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -30,54 +31,46 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.utils import floatToGoString
 
 from tasks_app.client import client_ip
-from tasks_app.models import ConsumerHeartbeat, JobRun, PausedJob
+from tasks_app.models import ConsumerHeartbeat, JobRun, JobTotal, PausedJob
+from tasks_app.queue.history import BUCKETS
 from tasks_app.services.job_stats import HELD_STATES
 
 State = JobRun.State
 FINAL_STATES = [State.SUCCEEDED, State.FAILED, State.REVOKED, State.EXPIRED]
-BUCKETS = [0.01, 0.1, 1, 10, 60, 600]  # seconds, for both the wait and the run time
+LABELS = ["lane", "name"]
 
 
-def _wait_seconds() -> RawSQL:
-    """Seconds from enqueued to started (of the last attempt: Huey's retry delays count as waiting)."""
-    if connection.vendor == "postgresql":
-        sql = "EXTRACT(EPOCH FROM started_at - enqueued_at)"
-    else:  # SQLite has no interval type; julianday() is in days
-        sql = "(julianday(started_at) - julianday(enqueued_at)) * 86400"
-    return RawSQL(sql, [], output_field=FloatField())
+def _totals() -> dict[tuple[str, str], dict]:
+    """Each lane's and job name's running totals: {(lane, name): {(series, le): value}}."""
+    totals: dict[tuple[str, str], dict] = defaultdict(dict)
+    for lane, name, series, le, value in JobTotal.objects.values_list("lane", "name", "series", "le", "value"):
+        totals[lane, name][series, le] = value
+    return totals
 
 
-def _per_job() -> list[dict]:
-    """One row per lane and job name, in one grouped query over the whole kept history."""
-    buckets = {}
-    for i, bound in enumerate(BUCKETS):
-        buckets[f"wait_le_{i}"] = Count("id", filter=Q(wait__lte=bound))
-        buckets[f"run_le_{i}"] = Count("id", filter=Q(duration__lte=bound))
-    return list(
-        JobRun.objects.annotate(wait=_wait_seconds())
-        .values("lane", "name")
-        .annotate(
-            **{state: Count("id", filter=Q(state=state)) for state in FINAL_STATES},
-            retried=Count("id", filter=Q(attempts__gt=1)),
-            requeued=Count("id", filter=Q(deliveries__gt=1)),
-            running=Count("id", filter=Q(state=State.RUNNING)),
-            pending=Count("id", filter=Q(state=State.PENDING)),
-            held=Count("id", filter=Q(state__in=HELD_STATES)),
-            oldest_pending=Min("enqueued_at", filter=Q(state=State.PENDING)),
-            wait_count=Count("wait"),
-            wait_sum=Sum("wait"),
-            run_count=Count("duration"),
-            run_sum=Sum("duration"),
-            **buckets,
-        )
-        .order_by("lane", "name")
+def _now_by_job() -> dict[tuple[str, str], dict]:
+    """Each lane's and job name's jobs waiting, held and running now, and its oldest waiting one."""
+    now: dict[tuple[str, str], dict] = defaultdict(lambda: {"running": 0, "pending": 0, "held": 0, "oldest": None})
+    rows = (
+        JobRun.objects.filter(state__in=[State.RUNNING, State.PENDING, *HELD_STATES])
+        .values_list("lane", "name", "state")
+        .annotate(jobs=Count("id"), oldest=Min("enqueued_at"))
     )
+    for lane, name, state, jobs, oldest in rows:
+        job = now[lane, name]
+        if state == State.RUNNING:
+            job["running"] += jobs
+        if state == State.PENDING:
+            job["pending"] += jobs
+            job["oldest"] = oldest
+        if state in HELD_STATES:
+            job["held"] += jobs
+    return now
 
 
-def _histogram(row: dict, prefix: str) -> list[tuple[str, float]]:
-    return [(floatToGoString(bound), row[f"{prefix}_le_{i}"]) for i, bound in enumerate(BUCKETS)] + [
-        ("+Inf", row[f"{prefix}_count"])
-    ]
+def _histogram(totals: dict, series: str) -> tuple[list[tuple[str, float]], float]:
+    buckets = [(floatToGoString(bound), totals.get((f"{series}_le", bound), 0)) for bound in BUCKETS]
+    return [*buckets, ("+Inf", totals.get((f"{series}_count", 0), 0))], totals.get((f"{series}_sum", 0), 0)
 
 
 class JobCollector:
@@ -86,39 +79,38 @@ class JobCollector:
     def collect(self):
         now = timezone.now()
         paused = set(PausedJob.objects.values_list("name", flat=True))
-        labels = ["lane", "name"]
         finished = CounterMetricFamily(
-            "tasks_jobs_finished", "Jobs in the kept history by final state", labels=[*labels, "state"]
+            "tasks_jobs_finished", "Jobs finished, by final state", labels=[*LABELS, "state"]
         )
-        retried = CounterMetricFamily(
-            "tasks_jobs_retried", "Jobs in the kept history that ran more than once", labels=labels
-        )
+        retried = CounterMetricFamily("tasks_jobs_retried", "Finished jobs that ran more than once", labels=LABELS)
         requeued = CounterMetricFamily(
-            "tasks_jobs_requeued", "Jobs in the kept history handed out again after their consumer died", labels=labels
+            "tasks_jobs_requeued", "Finished jobs handed out again after their consumer died", labels=LABELS
         )
-        running = GaugeMetricFamily("tasks_jobs_running", "Jobs running now", labels=labels)
+        running = GaugeMetricFamily("tasks_jobs_running", "Jobs running now", labels=LABELS)
         waiting = GaugeMetricFamily(
-            "tasks_jobs_waiting", "Jobs waiting for a worker now (paused ones apart)", labels=labels
+            "tasks_jobs_waiting", "Jobs waiting for a worker now (paused ones apart)", labels=LABELS
         )
-        held = GaugeMetricFamily("tasks_jobs_paused", "Jobs held now because their job is paused", labels=labels)
-        wait = HistogramMetricFamily("tasks_job_wait_seconds", "Seconds from enqueued to started", labels=labels)
-        run = HistogramMetricFamily("tasks_job_run_seconds", "Seconds the last attempt ran", labels=labels)
+        held = GaugeMetricFamily("tasks_jobs_paused", "Jobs held now because their job is paused", labels=LABELS)
+        wait = HistogramMetricFamily("tasks_job_wait_seconds", "Seconds from enqueued to started", labels=LABELS)
+        run = HistogramMetricFamily("tasks_job_run_seconds", "Seconds the last attempt ran", labels=LABELS)
+        totals, current = _totals(), _now_by_job()
         oldest_by_lane = dict.fromkeys(settings.HUEY_LANES)
-        for row in _per_job():
-            job = [row["lane"], row["name"]]
-            is_paused = row["name"] in paused
-            for state in FINAL_STATES:
-                finished.add_metric([*job, state], row[state])
-            retried.add_metric(job, row["retried"])
-            requeued.add_metric(job, row["requeued"])
-            running.add_metric(job, row["running"])
-            waiting.add_metric(job, 0 if is_paused else row["pending"])
-            held.add_metric(job, row["held"] if is_paused else 0)
-            wait.add_metric(job, _histogram(row, "wait"), row["wait_sum"] or 0)
-            run.add_metric(job, _histogram(row, "run"), row["run_sum"] or 0)
-            oldest = oldest_by_lane.get(row["lane"])
-            if row["oldest_pending"] and not is_paused and (oldest is None or row["oldest_pending"] < oldest):
-                oldest_by_lane[row["lane"]] = row["oldest_pending"]
+        for lane, name in sorted(totals.keys() | current.keys()):
+            job, total, state = [lane, name], totals.get((lane, name), {}), current.get((lane, name))
+            is_paused = name in paused
+            for final in FINAL_STATES:
+                finished.add_metric([*job, final], total.get((f"finished:{final}", 0), 0))
+            retried.add_metric(job, total.get(("retried", 0), 0))
+            requeued.add_metric(job, total.get(("requeued", 0), 0))
+            wait.add_metric(job, *_histogram(total, "wait"))
+            run.add_metric(job, *_histogram(total, "run"))
+            state = state or {"running": 0, "pending": 0, "held": 0, "oldest": None}
+            running.add_metric(job, state["running"])
+            waiting.add_metric(job, 0 if is_paused else state["pending"])
+            held.add_metric(job, state["held"] if is_paused else 0)
+            oldest = oldest_by_lane.get(lane)
+            if state["oldest"] and not is_paused and (oldest is None or state["oldest"] < oldest):
+                oldest_by_lane[lane] = state["oldest"]
         oldest_age = GaugeMetricFamily(
             "tasks_lane_oldest_waiting_seconds",
             "Age of the lane's oldest waiting job; 0 when none waits",

@@ -91,6 +91,16 @@ def test_the_job_metrics_agree_with_the_operations_dashboard(client, alice):
     assert value(samples, "tasks_consumer_history_flush_age_seconds", consumer="vm:1:aa") < 5
 
 
+def test_the_counters_outlive_the_history_s_pruning_and_count_a_cancel(client, alice):
+    divide(4, 2)
+    JobRun.objects.all().delete()  # as job_history_prune does with old jobs
+    waiting = JobRun.objects.create(id="waiting", name="tests.waiting", lane="emails", enqueued_at=timezone.now())
+    assert queue.cancel(waiting)
+    samples = scrape(client)
+    assert total(samples, "tasks_jobs_finished_total", name=queue.job_name(divide), state="succeeded") == 1
+    assert total(samples, "tasks_jobs_finished_total", name="tests.waiting", state="revoked") == 1
+
+
 def test_a_paused_job_counts_as_paused_not_as_waiting(client):
     JobRun.objects.create(id="held", name="tests.held", state=JobRun.State.PENDING, enqueued_at=timezone.now())
     PausedJob.objects.create(name="tests.held")

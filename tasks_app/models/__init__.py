@@ -1,7 +1,7 @@
 """Models, one module per topic; import them from here."""
 
 from tasks_app.models.files import Report, TaskImport, UserTaskStats, WorkspaceExport
-from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, PausedJob, PeriodicTick, UniqueJob
+from tasks_app.models.jobs import ConsumerHeartbeat, JobEvent, JobRun, JobTotal, PausedJob, PeriodicTick, UniqueJob
 from tasks_app.models.stats import TaskStatsSnapshot
 from tasks_app.models.tasks import Email, MailSlot, Notification, RateCount, Task
 from tasks_app.models.tokens import PersonalToken
@@ -17,6 +17,7 @@ __all__ = [
     "RateCount",
     "JobEvent",
     "JobRun",
+    "JobTotal",
     "Notification",
     "PausedJob",
     "PersonalToken",

@@ -98,6 +98,26 @@ class JobEvent(models.Model):
         return f"{self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class JobTotal(models.Model):
+    """A running total of the finished jobs of one lane and job name (/metrics' counters and
+    histograms), added to by the history writer as each job finishes (`queue.history.totals`).
+
+    `series`: "finished:<state>", "retried", "requeued", "wait_le"/"run_le" (the jobs that waited
+    or ran at most `le` seconds), "wait_count"/"run_count", "wait_sum"/"run_sum" (seconds)."""
+
+    lane = models.CharField(max_length=50)
+    name = models.CharField(max_length=200)
+    series = models.CharField(max_length=40)
+    le = models.FloatField(default=0)
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lane", "name", "series", "le"], name="job_total_key")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.series} {self.le}: {self.value}"
+
+
 class ConsumerHeartbeat(models.Model):
     """A running `manage.py run_huey` process, beating every few seconds."""
 

@@ -159,6 +159,7 @@ def write(events: list[Event]) -> None:
     with transaction.atomic():
         runs = JobRun.objects.in_bulk({event.job_id for event in events})
         existing = set(runs)
+        was_finished = {pk for pk, run in runs.items() if run.state in JobRun.FINISHED_STATES}
         _inherit_starter(events, runs)
         changed: dict[str, set[str]] = defaultdict(set)
         for event in events:
@@ -173,6 +174,45 @@ def write(events: list[Event]) -> None:
             insert(cursor, [run for pk, run in runs.items() if pk not in existing], now)
             _update(cursor, {pk: runs[pk] for pk in existing}, changed, now)
             insert_events(cursor, [event for event in events if event.identity and event.job_id in runs])
+            finished = [
+                run for pk, run in runs.items() if run.state in JobRun.FINISHED_STATES and pk not in was_finished
+            ]
+            add_to_totals(cursor, finished)
+
+
+# The bounds (seconds) of /metrics' wait and run time histograms.
+BUCKETS = (0.01, 0.1, 1, 10, 60, 600)
+
+
+def finished_outside_the_writer(run: JobRun, state: str) -> None:
+    """Count a job the writer never saw finish (canceled before it ran, lost) in the totals."""
+    run.state = state
+    with connection.cursor() as cursor:
+        add_to_totals(cursor, [run])
+
+
+def add_to_totals(cursor, finished: list[JobRun]) -> None:
+    """Add jobs that just finished to their lane's and name's running totals (JobTotal), in the
+    write's transaction: a scrape of /metrics then reads a few rows, not the whole history."""
+    totals: dict[tuple, float] = defaultdict(float)
+    for run in finished:
+        job = (run.lane, run.name)
+        totals[*job, f"finished:{run.state}", 0] += 1
+        totals[*job, "retried", 0] += run.attempts > 1
+        totals[*job, "requeued", 0] += run.deliveries > 1
+        waited = (run.started_at - run.enqueued_at).total_seconds() if run.started_at and run.enqueued_at else None
+        for series, seconds in (("wait", waited), ("run", run.duration)):
+            if seconds is None:
+                continue
+            totals[*job, f"{series}_count", 0] += 1
+            totals[*job, f"{series}_sum", 0] += seconds
+            for bound in BUCKETS:
+                totals[*job, f"{series}_le", bound] += seconds <= bound
+    cursor.executemany(
+        "insert into tasks_app_jobtotal (lane, name, series, le, value) values (%s, %s, %s, %s, %s) "
+        "on conflict (lane, name, series, le) do update set value = tasks_app_jobtotal.value + excluded.value",
+        [(*key, value) for key, value in totals.items()],
+    )
 
 
 def unwritten(events: list[Event]) -> list[Event]:

@@ -83,6 +83,8 @@ def cancel(run: JobRun, *, note: str = "") -> bool:
             error="Canceled before it ran.",
         )
     )
+    if canceled:
+        history.finished_outside_the_writer(run, JobRun.State.REVOKED)
     if canceled and note:
         JobEvent.objects.create(job_id=run.pk, kind="canceled", at=timezone.now(), detail=note)
     return canceled

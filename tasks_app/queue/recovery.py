@@ -22,6 +22,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from tasks_app.models import JobEvent, JobRun
+from tasks_app.queue import history
 
 logger = logging.getLogger("huey")
 
@@ -94,4 +95,5 @@ def _lose(run: JobRun, error: str) -> None:
     logger.error("job %s %s", run.pk, error)
     now = timezone.now()
     JobRun.objects.filter(pk=run.pk).update(state=State.FAILED, error=error, finished_at=now, state_changed_at=now)
+    history.finished_outside_the_writer(run, State.FAILED)
     JobEvent.objects.create(job=run, kind="lost", at=now, detail=error)
