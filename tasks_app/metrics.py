@@ -10,6 +10,10 @@ worker answers and however many consumers run, they survive restarts, and they a
   history kept before.
 - Gauges (waiting, paused, running, each lane's oldest wait) count the jobs in those states now,
   through the (state, enqueued_at) index.
+- Web requests by status class and their latency are counted in each web process
+  (`RequestMetricsMiddleware`); under gunicorn each worker writes its counts to files that a
+  scrape adds up (prometheus-client's multiprocess mode, set up by gunicorn.conf.py), so every
+  worker answers with the totals of all. They start from zero when gunicorn starts.
 
 Access: from METRICS_ALLOWED_NETWORKS (default: this machine only), and from anywhere with
 `Authorization: Bearer <METRICS_TOKEN>` when that is set; anyone else gets a 403.
@@ -17,6 +21,8 @@ Access: from METRICS_ALLOWED_NETWORKS (default: this machine only), and from any
 
 import hmac
 import ipaddress
+import os
+import time
 from collections import defaultdict
 
 from django.conf import settings
@@ -26,7 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
@@ -38,6 +44,29 @@ from tasks_app.services.job_stats import HELD_STATES
 State = JobRun.State
 FINAL_STATES = [State.SUCCEEDED, State.FAILED, State.REVOKED, State.EXPIRED]
 LABELS = ["lane", "name"]
+
+# Registered in the scrape's registry: in a single process as they are, under gunicorn through the files.
+WEB_REQUESTS = Counter("tasks_web_requests", "Web requests answered, by status class", ["status"], registry=None)
+WEB_LATENCY = Histogram(
+    "tasks_web_request_seconds",
+    "Seconds to answer a web request",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=None,
+)
+
+
+class RequestMetricsMiddleware:
+    """Count each web request by its status class ("2xx"…) and time it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        WEB_LATENCY.observe(time.perf_counter() - started)
+        WEB_REQUESTS.labels(f"{response.status_code // 100}xx").inc()
+        return response
 
 
 def _totals() -> dict[tuple[str, str], dict]:
@@ -161,4 +190,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """The job metrics for Prometheus; 403 to a client neither allowed by network nor with the token."""
     if not _allowed(request):
         return HttpResponseForbidden("Forbidden\n", content_type="text/plain")
-    return HttpResponse(generate_latest(COLLECTOR), content_type=CONTENT_TYPE_LATEST)
+    registry = CollectorRegistry()
+    registry.register(COLLECTOR)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(WEB_REQUESTS)
+        registry.register(WEB_LATENCY)
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -106,9 +106,8 @@ class SqliteStore:
             # Autocommit; WAL lets the counting go on beside reads. synchronous=OFF: a power cut
             # may forget the last counts, which start again from zero.
             conn = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
-            conn.execute("pragma journal_mode=wal")
             conn.execute("pragma synchronous=off")
-            conn.execute(SQLITE_TABLE)
+            _set_up(conn)
             self._local.conn = conn
         return conn
 
@@ -119,6 +118,22 @@ class SqliteStore:
 
     def forget(self, now: float) -> None:
         self._connection().execute(FORGET.format(table="rate_count"), (now,))
+
+
+def _set_up(conn: sqlite3.Connection, tries: int = 100) -> None:
+    """WAL and the table, once per file. The first connections of several processes at once
+    race to switch a new file to WAL, which SQLite answers "database is locked" at once instead of
+    waiting: the loser tries again shortly."""
+    for attempt in range(tries):
+        try:
+            if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
+                conn.execute("pragma journal_mode=wal")
+            conn.execute(SQLITE_TABLE)
+            return
+        except sqlite3.OperationalError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.02)
 
 
 class RedisStore:

@@ -132,3 +132,13 @@ def test_a_malformed_allowed_network_stops_the_start_with_a_clear_error():
     assert "METRICS_ALLOWED_NETWORKS: '10.0.0.300/8' does not appear to be" in settings_error(
         METRICS_ALLOWED_NETWORKS="10.0.0.300/8"
     )
+
+
+def test_web_requests_are_counted_by_status_class_and_timed(client, alice):
+    client.force_login(alice)
+    client.get("/")
+    client.get("/tasks/0/")  # a 404
+    samples = scrape(client)
+    assert total(samples, "tasks_web_requests_total", status="2xx") >= 1
+    assert total(samples, "tasks_web_requests_total", status="4xx") >= 1
+    assert total(samples, "tasks_web_request_seconds_count") >= 2

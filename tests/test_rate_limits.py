@@ -1,7 +1,12 @@
 """Rate limits count atomically (tasks_app/rate_limits.py): on SQLite in a file of their own, on
 PostgreSQL in the app database, in Redis when the queue is there."""
 
+import os
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 import time_machine
@@ -9,6 +14,7 @@ import time_machine
 from tasks_app import rate_limits
 from tasks_app.models import RateCount
 from tests.backends import postgres_only, sqlite_only
+from tests.live_stack import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +96,23 @@ def test_counts_no_hit_reads_any_more_are_forgotten():
         old, recent = START // 6, START // 6 + 10
         assert store.count("old", old, since=old, expires_at=0) == (1, {})  # counted afresh: forgotten
         assert store.count("recent", recent, since=recent, expires_at=0) == (2, {})
+
+
+@sqlite_only
+def test_the_first_hits_of_many_processes_on_a_new_file_all_count(tmp_path):
+    # Each process's first connection switches the new file to WAL; racing, SQLite answers
+    # "database is locked" at once to the losers (a 500 on the API before).
+    script = (
+        "import os, time, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_config.settings'); "
+        "django.setup(); from tasks_app import rate_limits; "
+        "time.sleep(max(float(os.environ['AT']) - time.time(), 0)); print(rate_limits.hit('k', 100, 60).allowed)"
+    )
+    at = str(time.time() + 5)  # all at once, once each has started
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SECRET_KEY": "test", "DJANGO_DEBUG": "1", "AT": at}
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    assert [process.communicate(timeout=60)[0].strip() for process in processes] == ["True"] * 8
+    with sqlite3.connect(tmp_path / "limits.sqlite3") as counts:
+        assert counts.execute("select sum(hits) from rate_count where key = 'k'").fetchone() == (8,)

@@ -65,7 +65,8 @@ def test_every_task_page_renders_in_a_real_browser(live_stack, browser_page):
     assert page.locator("h1").inner_text() == "Edit task"
     page.click("main >> text=Delete")
     assert page.locator("h1").inner_text() == "Delete task?"
-    page.click("button:has-text('Delete')")
+    page.click("main button:has-text('Delete')")
+    page.wait_for_url(live_stack.url + "/")
     assert page.get_by_text("Deleted “Edit me”.").is_visible()
 
     page.goto(live_stack.url + "/notifications/")

@@ -15,13 +15,16 @@ print(JobRun.objects.filter(name__endswith=".task_assigned_notify", state="succe
 """
 
 
-def finished(stack, name_suffix: str, state: str) -> float:
+def samples(stack) -> list:
     with urllib.request.urlopen(stack.url + "/metrics", timeout=10) as response:  # from 127.0.0.1: allowed
         text = response.read().decode()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def finished(stack, name_suffix: str, state: str) -> float:
     return sum(
         sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
+        for sample in samples(stack)
         if sample.name == "tasks_jobs_finished_total"
         and sample.labels["name"].endswith(name_suffix)
         and sample.labels["state"] == state
@@ -35,3 +38,15 @@ def test_every_web_worker_serves_the_numbers_the_history_holds(live_stack):
     wait_for(lambda: live_stack.shell(SUCCEEDED) == "5", what="the five notices")
     scrapes = {finished(live_stack, ".task_assigned_notify", "succeeded") for _ in range(6)}  # both workers answer
     assert scrapes == {5.0}
+
+
+def test_every_web_worker_serves_the_web_requests_of_all(live_stack):
+    token = live_stack.create_user("wendy")
+    for _ in range(20):
+        assert live_stack.api("GET", "/api/me/", token)[0] == 200
+    for _ in range(6):  # each of the two workers answers some: each serves both workers' counts
+        counts = {sample.labels.get("status"): sample.value for sample in samples(live_stack)
+                  if sample.name == "tasks_web_requests_total"}  # fmt: skip
+        assert counts["2xx"] >= 20
+        latency = [s.value for s in samples(live_stack) if s.name == "tasks_web_request_seconds_count"]
+        assert latency and latency[0] >= 20
