@@ -10,6 +10,9 @@ worker answers and however many consumers run, they survive restarts, and they a
   history kept before.
 - Gauges (waiting, paused, running, each lane's oldest wait) count the jobs in those states now,
   through the (state, enqueued_at) index.
+- The files' health (`services.file_health`, as /healthz and /ops/ read it): free disk under
+  DATA_DIR, the newest backup's age, each SQLite file's and its WAL's size (PostgreSQL: the
+  database's size and connections).
 - Web requests by status class and their latency are counted in each web process
   (`RequestMetricsMiddleware`); under gunicorn each worker writes its counts to files that a
   scrape adds up (prometheus-client's multiprocess mode, set up by gunicorn.conf.py), so every
@@ -39,6 +42,8 @@ from prometheus_client.utils import floatToGoString
 from tasks_app.client import client_ip
 from tasks_app.models import ConsumerHeartbeat, JobRun, JobTotal, PausedJob
 from tasks_app.queue.history import BUCKETS
+from tasks_app.services import file_health
+from tasks_app.services.file_health import MB
 from tasks_app.services.job_stats import HELD_STATES
 
 State = JobRun.State
@@ -149,6 +154,7 @@ class JobCollector:
             oldest_age.add_metric([lane], (now - oldest).total_seconds() if oldest else 0)
         yield from [finished, retried, requeued, running, waiting, held, oldest_age, wait, run]
         yield from _consumers(now)
+        yield from _files()
 
 
 def _consumers(now):
@@ -198,3 +204,24 @@ def metrics(request: HttpRequest) -> HttpResponse:
         registry.register(WEB_REQUESTS)
         registry.register(WEB_LATENCY)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _files():
+    figures = file_health.measure().checks
+    yield GaugeMetricFamily("tasks_disk_free_bytes", "Free disk under DATA_DIR", value=figures["disk_free_mb"] * MB)
+    if figures["backup"] is not None:
+        yield GaugeMetricFamily(
+            "tasks_backup_age_seconds", "Age of the newest verified backup", value=figures["backup"]["age_hours"] * 3600
+        )
+    sizes = GaugeMetricFamily("tasks_sqlite_file_bytes", "A SQLite file's size, and its WAL's", labels=["file", "part"])
+    for name, file in figures["sqlite_files"].items():
+        sizes.add_metric([name, "database"], file["mb"] * MB)
+        sizes.add_metric([name, "wal"], file["wal_mb"] * MB)
+    yield sizes
+    if "postgres" in figures:
+        yield GaugeMetricFamily(
+            "tasks_postgres_database_bytes", "The database's size", value=figures["postgres"]["database_mb"] * MB
+        )
+        yield GaugeMetricFamily(
+            "tasks_postgres_connections", "Connections to the database", value=figures["postgres"]["connections"]
+        )

@@ -142,3 +142,12 @@ def test_web_requests_are_counted_by_status_class_and_timed(client, alice):
     assert total(samples, "tasks_web_requests_total", status="2xx") >= 1
     assert total(samples, "tasks_web_requests_total", status="4xx") >= 1
     assert total(samples, "tasks_web_request_seconds_count") >= 2
+
+
+def test_the_files_health_is_served_as_healthz_reads_it(client, settings, data_dir):
+    backups = data_dir / "backups"
+    backups.mkdir()
+    (backups / "app-20260101-000000.sqlite3").write_bytes(b"x")
+    samples = scrape(client)
+    assert samples["tasks_disk_free_bytes"][frozenset()] > 0
+    assert samples["tasks_backup_age_seconds"][frozenset()] < 60
