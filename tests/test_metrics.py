@@ -4,6 +4,7 @@ import datetime
 import ipaddress
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from huey.contrib.djhuey import db_task
@@ -147,7 +148,8 @@ def test_web_requests_are_counted_by_status_class_and_timed(client, alice):
 def test_the_files_health_is_served_as_healthz_reads_it(client, settings, data_dir):
     backups = data_dir / "backups"
     backups.mkdir()
-    (backups / "app-20260101-000000.sqlite3").write_bytes(b"x")
+    suffix = ".dump" if connection.vendor == "postgresql" else ".sqlite3"  # as backups.py names them
+    (backups / f"app-20260101-000000{suffix}").write_bytes(b"x")
     samples = scrape(client)
     assert samples["tasks_disk_free_bytes"][frozenset()] > 0
     assert samples["tasks_backup_age_seconds"][frozenset()] < 60
