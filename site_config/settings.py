@@ -457,7 +457,7 @@ except lanes.LaneError as error:
 EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)
 EMAIL_URGENT_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_URGENT_RATE_LIMIT_PER_MINUTE", 10)  # password resets' own budget
 # ... and of the ordinary budget, one person's actions take at most this many a minute (the rest wait).
-MAIL_SENDER_PER_MINUTE = env_int("MAIL_SENDER_PER_MINUTE", 3)
+MAIL_SENDER_PER_MINUTE = env_int("MAIL_SENDER_PER_MINUTE", min(3, EMAIL_RATE_LIMIT_PER_MINUTE))
 if not 1 <= MAIL_SENDER_PER_MINUTE <= EMAIL_RATE_LIMIT_PER_MINUTE:
     raise ImproperlyConfigured(
         f"MAIL_SENDER_PER_MINUTE must be from 1 to EMAIL_RATE_LIMIT_PER_MINUTE ({EMAIL_RATE_LIMIT_PER_MINUTE}); "

@@ -1,7 +1,10 @@
 """The job catalog: emails, broadcast, periodic housekeeping, backups (Huey in immediate mode)."""
 
 import datetime
+import os
 import sqlite3
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -16,6 +19,7 @@ from tasks_app.models import Email, JobRun, Notification, Task, TaskStatsSnapsho
 from tasks_app.queue.writer import enqueueing
 from tasks_app.services import backups, emails, maintenance
 from tests.factories import api_client, make_task, make_user
+from tests.live_stack import ROOT, settings_error
 
 pytestmark = pytest.mark.django_db
 
@@ -255,3 +259,12 @@ class TestBackups:
         assert "Restored" in out.getvalue()
         with pytest.raises(CommandError, match="--restore needs --into PATH"):
             call_command("backup_db", "--restore", str(backup))
+
+
+def test_a_sender_budget_above_the_shared_one_stops_the_start_with_the_reason():
+    message = "MAIL_SENDER_PER_MINUTE must be from 1 to EMAIL_RATE_LIMIT_PER_MINUTE (10); got 20"
+    assert message in settings_error(MAIL_SENDER_PER_MINUTE="20")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "site_config.settings", "EMAIL_RATE_LIMIT_PER_MINUTE": "2"}
+    env.pop("MAIL_SENDER_PER_MINUTE", None)  # unset, it follows a shared budget below its default
+    checked = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
