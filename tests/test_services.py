@@ -136,6 +136,15 @@ class TestEmails:
         assert len(mail.outbox) == 1
 
 
+def at_once(*work) -> None:
+    """Run each function in a thread of its own, all at once, and wait for them."""
+    threads = [threading.Thread(target=function) for function in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 class TestUserStats:
     # SQLite runs one writer at a time anyway (and the tests' in-memory database refuses a second).
     @postgres_only
@@ -157,11 +166,7 @@ class TestUserStats:
             tasks.task_create(created_by=alice, title="Second")
             connection.close()
 
-        threads = [threading.Thread(target=first_writer), threading.Thread(target=second_writer)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(first_writer, second_writer)
         assert UserTaskStats.objects.get(user=alice).open == 2
 
     @postgres_only
@@ -184,11 +189,7 @@ class TestUserStats:
             read.set()
             connection.close()
 
-        threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(writer, reader)
         assert user_stats.user_stats_for(alice).open == 1
 
     @postgres_only
@@ -211,10 +212,6 @@ class TestUserStats:
             first_may_commit.set()
             connection.close()
 
-        threads = [threading.Thread(target=first), threading.Thread(target=second)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        at_once(first, second)
         stats = UserTaskStats.objects.get(user=alice)
         assert (stats.open, stats.done) == (0, 1)

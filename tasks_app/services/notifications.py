@@ -35,8 +35,8 @@ BURST_WINDOW = datetime.timedelta(minutes=10)
 def notify_task_assigned(task: Task) -> Notification | None:
     """Tell a task's owner who gave them the task, once per task; none for a task one made for oneself.
 
-    A burst (one person's tasks for the same owner within BURST_WINDOW, the notice still unread)
-    is one notice that counts them and links to the last."""
+    A burst (one person's tasks for the same owner within BURST_WINDOW, one after the other, the
+    notice still unread) is one notice that counts them and links to the last."""
     giver = task.created_by
     if giver is None or giver.pk == task.owner_id:
         return None
@@ -44,19 +44,15 @@ def notify_task_assigned(task: Task) -> Notification | None:
         # The owner's row locked first: two of a burst's jobs at once (PostgreSQL) fold one after
         # the other instead of both starting a notice. SQLite has one writer anyway.
         get_user_model().objects.select_for_update().get(pk=task.owner_id)
-        burst = (
-            Notification.objects.filter(
-                user_id=task.owner_id,
-                kind=Notification.Kind.TASK_ASSIGNED,
-                read_at=None,
-                data__giver_id=giver.pk,
-                created_at__gte=timezone.now() - BURST_WINDOW,
-            )
-            .order_by("-created_at")
+        # The owner's latest notice of a given task, by id (the user_id index walked backwards:
+        # one row however many notices the owner has); it folds in this one if it is a burst's.
+        latest = (
+            Notification.objects.filter(user_id=task.owner_id, kind=Notification.Kind.TASK_ASSIGNED)
+            .order_by("-id")
             .first()
         )
-        if burst is not None:
-            return _fold(burst, task, giver)
+        if _is_burst_of(latest, giver):
+            return _fold(latest, task, giver)
         return notify(
             user=task.owner,
             kind=Notification.Kind.TASK_ASSIGNED,
@@ -64,6 +60,15 @@ def notify_task_assigned(task: Task) -> Notification | None:
             data={"task_id": task.pk, "task_ids": [task.pk], "giver_id": giver.pk},
             dedup_key=f"task-assigned:{task.pk}",
         )
+
+
+def _is_burst_of(notice: Notification | None, giver) -> bool:
+    return (
+        notice is not None
+        and notice.read_at is None
+        and notice.data.get("giver_id") == giver.pk
+        and notice.created_at >= timezone.now() - BURST_WINDOW
+    )
 
 
 def _fold(burst: Notification, task: Task, giver) -> Notification:
