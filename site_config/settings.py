@@ -282,6 +282,8 @@ API_TOKEN_RATE = env_str("API_TOKEN_RATE", "1200/minute")
 # (known or not, so the answer tells nothing) and per client address.
 PASSWORD_RESET_EMAIL_RATE = env_str("PASSWORD_RESET_EMAIL_RATE", "3/hour")
 PASSWORD_RESET_CLIENT_RATE = env_str("PASSWORD_RESET_CLIENT_RATE", "20/hour")
+SIGNUP_EMAIL_RATE = env_str("SIGNUP_EMAIL_RATE", "3/hour")  # sign-ups (and "send the link again") per address
+SIGNUP_CLIENT_RATE = env_str("SIGNUP_CLIENT_RATE", "10/hour")  # sign-ups per client address
 # Mails one person's actions send to others (a completion mails the task's owner); past it, none.
 MAIL_SENDER_RATE = env_str("MAIL_SENDER_RATE", "20/hour")
 SPECTACULAR_SETTINGS = {
@@ -455,7 +457,8 @@ except lanes.LaneError as error:
 
 # The job catalog (tasks_app/jobs/).
 EMAIL_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_RATE_LIMIT_PER_MINUTE", 10)
-EMAIL_URGENT_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_URGENT_RATE_LIMIT_PER_MINUTE", 10)  # password resets' own budget
+# Password resets' budget, and account mail's (sign-up links, address and password changes).
+EMAIL_URGENT_RATE_LIMIT_PER_MINUTE = env_int("EMAIL_URGENT_RATE_LIMIT_PER_MINUTE", 10)
 # ... and of the ordinary budget, one person's actions take at most this many a minute (the rest wait).
 MAIL_SENDER_PER_MINUTE = env_int("MAIL_SENDER_PER_MINUTE", min(3, EMAIL_RATE_LIMIT_PER_MINUTE))
 if not 1 <= MAIL_SENDER_PER_MINUTE <= EMAIL_RATE_LIMIT_PER_MINUTE:

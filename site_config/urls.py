@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from tasks_app.health import healthz
 from tasks_app.metrics import metrics
-from tasks_app.web.views import PasswordChange, PasswordReset
+from tasks_app.web.signup import PasswordChange, PasswordReset, PasswordResetConfirm
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -16,6 +16,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/password_change/", PasswordChange.as_view(), name="password_change"),
+    path("accounts/reset/<uidb64>/<token>/", PasswordResetConfirm.as_view(), name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("tasks_app.api.urls")),
     path("account/", include("tasks_app.web.account_urls")),

@@ -1,5 +1,9 @@
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 
 from tasks_app import permissions, queue, workflows
 from tasks_app.models import (
@@ -188,3 +192,19 @@ class FileJobAdmin(GatedAdmin):
     list_filter = ["status"]
     raw_id_fields = ["owner"]
     readonly_fields = ["job_id"]
+
+
+class UserAdmin(auth_admin.UserAdmin):
+    """Django's, but a password set here revokes the person's API tokens and mails them so, as a
+    change or reset on the site does."""
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, unquote(id))
+            workflows.password_changed(user, reset_url=request.build_absolute_uri(reverse("password_reset")))
+        return response
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

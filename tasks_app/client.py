@@ -1,5 +1,5 @@
-"""Who is calling: the client's address, the login lockout, the API's throttle, password-reset
-and mail limits."""
+"""Who is calling: the client's address, the login lockout, the API's throttle, password-reset,
+sign-up and mail limits."""
 
 import hashlib
 import math
@@ -126,17 +126,26 @@ class _KeyedThrottle(AtomicRateThrottle):
 
 def password_reset_wait(request: HttpRequest, email: str) -> int:
     """Count one reset request against its client's (PASSWORD_RESET_CLIENT_RATE) and its address's
-    (PASSWORD_RESET_EMAIL_RATE) limits: 0 when it may go, else the seconds until it may.
+    (PASSWORD_RESET_EMAIL_RATE) limits: 0 when it may go, else the seconds until it may."""
+    return _address_and_client_wait(
+        request, email, "reset", settings.PASSWORD_RESET_EMAIL_RATE, settings.PASSWORD_RESET_CLIENT_RATE
+    )
+
+
+def signup_wait(request: HttpRequest, email: str) -> int:
+    """The same for a sign-up (SIGNUP_EMAIL_RATE, SIGNUP_CLIENT_RATE)."""
+    return _address_and_client_wait(request, email, "signup", settings.SIGNUP_EMAIL_RATE, settings.SIGNUP_CLIENT_RATE)
+
+
+def _address_and_client_wait(request: HttpRequest, email: str, scope: str, email_rate: str, client_rate: str) -> int:
+    """Count one request for `email` against the client's and the address's limits of `scope`.
 
     The address counts whether or not an account has it, so the answer never tells which exist;
     it is kept as a hash, not in the clear.
     """
     address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    for scope, ident, rate in [
-        ("reset-client", client_ip(request), settings.PASSWORD_RESET_CLIENT_RATE),
-        ("reset-email", address, settings.PASSWORD_RESET_EMAIL_RATE),
-    ]:
-        throttle = _KeyedThrottle(scope, ident, rate)
+    for kind, ident, rate in [("client", client_ip(request), client_rate), ("email", address, email_rate)]:
+        throttle = _KeyedThrottle(f"{scope}-{kind}", ident, rate)
         if not throttle.allow_request(request, None):
             return math.ceil(throttle.wait() or 1)
     return 0

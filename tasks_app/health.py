@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from tasks_app import queue
+from tasks_app import metrics, queue
 from tasks_app.models import ConsumerHeartbeat, JobRun
 from tasks_app.services import file_health
 
@@ -57,7 +57,9 @@ def _oldest_waiting_by_lane() -> dict:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when healthy, 503 with the failing checks otherwise. No secrets, no auth."""
+    """200 when healthy, 503 otherwise, with the names of the failing checks. What is wrong and
+    the figures (free disk, files' sizes, queue depth, lanes' waits) only for staff and for the
+    metrics' callers (METRICS_ALLOWED_NETWORKS, METRICS_TOKEN): a load balancer needs no more."""
     checks: dict = {"database_writable": _database_writable()}
     try:
         checks["queue_depth"] = queue.pending_count()
@@ -79,25 +81,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
     files = file_health.measure()
     checks["files"] = files.checks
 
-    problems = []
+    problems: list[tuple[str, str]] = []  # (the check's name, what is wrong)
     if not checks["database_writable"]:
-        problems.append("database is not writable")
+        problems.append(("database", "database is not writable"))
     if not checks["queue_reachable"]:
-        problems.append("queue is not reachable")
+        problems.append(("queue", "queue is not reachable"))
     if settings.HUEY_IMMEDIATE:
         checks["consumer"] = "immediate mode: jobs run inline, no consumer needed"
     elif newest_beat is None:
-        problems.append("no consumer is running")
+        problems.append(("consumer", "no consumer is running"))
     elif checks["consumer_heartbeat_age"] > settings.HEALTH_CONSUMER_MAX_AGE:
-        problems.append(f"consumer heartbeat older than {settings.HEALTH_CONSUMER_MAX_AGE}s")
+        problems.append(("consumer", f"consumer heartbeat older than {settings.HEALTH_CONSUMER_MAX_AGE}s"))
     for consumer_id, age in sorted(behind.items()):
         if age > settings.HEALTH_HISTORY_MAX_AGE:
-            problems.append(f"consumer {consumer_id} has not written its job history for {age:.0f}s")
+            problems.append(("history", f"consumer {consumer_id} has not written its job history for {age:.0f}s"))
     for lane, age in checks["oldest_pending_age_by_lane"].items():
         limit = settings.HEALTH_LANE_MAX_AGE.get(lane, settings.HEALTH_PENDING_MAX_AGE)
         if age > limit:
-            problems.append(f"a job in lane {lane!r} has waited longer than {limit}s")
-    problems += files.problems
+            problems.append(("lanes", f"a job in lane {lane!r} has waited longer than {limit}s"))
+    problems += [("files", problem) for problem in files.problems]
 
-    body = {"status": "fail" if problems else "ok", "problems": problems, "checks": checks}
-    return JsonResponse(body, status=503 if problems else 200)
+    status = 503 if problems else 200
+    failing = sorted({name for name, _ in problems})
+    body = {"status": "fail" if problems else "ok", "failing": failing}
+    if request.user.is_staff or metrics.allowed(request):
+        body |= {"problems": [problem for _, problem in problems], "checks": checks}
+    return JsonResponse(body, status=status)

@@ -178,7 +178,8 @@ def _consumers(now):
 COLLECTOR = JobCollector()
 
 
-def _allowed(request: HttpRequest) -> bool:
+def allowed(request: HttpRequest) -> bool:
+    """Whether `request` may read the figures: a METRICS_TOKEN bearer, or a METRICS_ALLOWED_NETWORKS address."""
     given = request.headers.get("Authorization", "")
     if settings.METRICS_TOKEN and hmac.compare_digest(given.encode(), f"Bearer {settings.METRICS_TOKEN}".encode()):
         return True
@@ -194,7 +195,7 @@ def _allowed(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """The job metrics for Prometheus; 403 to a client neither allowed by network nor with the token."""
-    if not _allowed(request):
+    if not allowed(request):
         return HttpResponseForbidden("Forbidden\n", content_type="text/plain")
     registry = CollectorRegistry()
     registry.register(COLLECTOR)

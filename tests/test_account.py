@@ -194,8 +194,8 @@ class TestEmailChange:
         assert Email.objects.get(to="alice@new.example").body == emails.BODY_NOT_KEPT
 
 
-def _create_token(client, name: str = "backup script"):
-    return client.post("/account/tokens/", {"name": name})
+def _create_token(client, name: str = "backup script", password: str = "a-long-test-password"):
+    return client.post("/account/tokens/", {"name": name, "password": password})
 
 
 def _secret(response) -> str:
@@ -217,6 +217,14 @@ class TestPersonalTokens:
         page = logged_in.get("/account/").content.decode()
         assert secret not in page
         assert "backup script" in page and f"{token.prefix}…" in page and "never" in page
+
+    def test_making_one_asks_for_the_password_and_a_wrong_one_counts_toward_the_lockout(self, logged_in, settings):
+        settings.AXES_FAILURE_LIMIT = 2
+        guesses = [_create_token(logged_in, password="guess") for _ in "12"]
+        assert "That is not your password." in guesses[0].content.decode()
+        assert not PersonalToken.objects.exists()
+        assert _create_token(logged_in).status_code == 429  # locked out: even the right password waits
+        assert not PersonalToken.objects.exists()
 
     def test_a_token_needs_a_name(self, logged_in, alice):
         response = _create_token(logged_in, "  ")
@@ -289,3 +297,90 @@ class TestPersonalTokens:
         client.force_login(admin)
         assert "deploy" in client.get("/admin/tasks_app/personaltoken/").content.decode()
         assert client.get("/admin/tasks_app/personaltoken/add/").status_code == 403
+
+
+class TestWhatAPasswordChangeRevokes:
+    """A token made with a stolen session must not outlive the password (issue 29)."""
+
+    def _tokens(self, logged_in, alice) -> tuple[str, str]:
+        personal = _secret(_create_token(logged_in))
+        admin_made = Token.objects.create(user=alice).key
+        assert _api(personal).get("/api/me/").status_code == 200
+        return personal, admin_made
+
+    def test_a_change_revokes_every_token_and_mails_the_person(
+        self, logged_in, alice, django_capture_on_commit_callbacks
+    ):
+        tokens = self._tokens(logged_in, alice)
+        new = "An0ther-long-pass"
+        with django_capture_on_commit_callbacks(execute=True):
+            response = logged_in.post(
+                "/accounts/password_change/",
+                {"old_password": "a-long-test-password", "new_password1": new, "new_password2": new},
+            )
+        assert response.status_code == 302
+        assert [_api(token).get("/api/me/").status_code for token in tokens] == [401, 401]
+        assert not PersonalToken.objects.exists() and not Token.objects.exists()
+        note = mail.outbox[-1]
+        assert note.to == ["alice@example.com"] and note.subject == "Your password for the task tracker was changed"
+        assert "(2) no longer work" in note.body and "/accounts/password_reset/" in note.body
+
+    def test_a_reset_revokes_every_token_and_mails_the_person(
+        self, logged_in, alice, django_capture_on_commit_callbacks
+    ):
+        tokens = self._tokens(logged_in, alice)
+        client = Client()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post("/accounts/password_reset/", {"email": "alice@example.com"})
+        link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[-1].body).group(1)
+        form = client.get(link, follow=True)
+        new = "An0ther-long-pass"
+        with django_capture_on_commit_callbacks(execute=True):
+            done = client.post(form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new})
+        assert done.status_code == 302
+        assert [_api(token).get("/api/me/").status_code for token in tokens] == [401, 401]
+        assert mail.outbox[-1].subject == "Your password for the task tracker was changed"
+
+    def test_a_password_set_in_the_admin_revokes_them_too(self, alice, django_capture_on_commit_callbacks):
+        tokens = (accounts.token_create(alice, "script")[1], Token.objects.create(user=alice).key)
+        admin = Client()
+        admin.force_login(make_user("root", staff=True))
+        new = "An0ther-long-pass"
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin.post(
+                f"/admin/auth/user/{alice.pk}/password/",
+                {"password1": new, "password2": new, "usable_password": "true"},
+            )
+        assert response.status_code == 302
+        assert [_api(token).get("/api/me/").status_code for token in tokens] == [401, 401]
+
+
+class TestTheOldAddressIsTold:
+    def _change(self, logged_in, captured) -> None:
+        _ask_for(logged_in, "alice@new.example", captured)
+        with captured(execute=True):
+            logged_in.post(_confirm_link(mail.outbox[-1]))
+
+    def test_a_change_mails_the_old_address_with_a_way_back(self, logged_in, alice, django_capture_on_commit_callbacks):
+        self._change(logged_in, django_capture_on_commit_callbacks)
+        note = mail.outbox[-1]
+        assert note.to == ["alice@example.com"] and "alice@new.example" in note.body
+        assert re.search(r"http://testserver/account/email/undo/\S+/", note.body)
+
+    def test_this_was_not_me_takes_the_account_back(self, logged_in, alice, django_capture_on_commit_callbacks):
+        token = _secret(_create_token(logged_in))
+        self._change(logged_in, django_capture_on_commit_callbacks)
+        undo = re.search(r"http://testserver(/account/email/undo/\S+/)", mail.outbox[-1].body).group(1)
+        owner = Client()  # the mailbox's owner, not logged in
+        assert "Take the account back" in owner.get(undo).content.decode()  # a link checker's GET changes nothing
+        assert _reload(alice).email == "alice@new.example"
+        with django_capture_on_commit_callbacks(execute=True):
+            assert "Your account is yours again" in owner.post(undo).content.decode()
+        alice = _reload(alice)
+        assert alice.email == "alice@example.com"
+        assert not alice.check_password("a-long-test-password")  # whoever changed it knew this one
+        assert logged_in.get("/account/").status_code == 302  # their session has ended
+        assert _api(token).get("/api/me/").status_code == 401
+        reset = mail.outbox[-1]
+        assert reset.to == ["alice@example.com"] and "/accounts/reset/" in reset.body
+        assert owner.post(undo).status_code == 400  # once only

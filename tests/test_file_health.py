@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 import time_machine
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from tasks_app.services import backups
@@ -118,3 +119,30 @@ def test_ops_shows_the_files_section_with_its_problems(client, settings):
     assert '<section id="files">' in page
     assert "backup older than 26 h" in page
     assert "30.0 h old (verified when made)" in page
+
+
+class TestWhatTheAnonymousAreTold:
+    """A load balancer needs the status and what fails; the figures are for staff and the
+    metrics' callers (issue 29)."""
+
+    def test_a_caller_from_elsewhere_gets_the_status_and_the_failing_checks_names_only(self, settings):
+        settings.HEALTH_DISK_FREE_MIN_MB = 10**12  # more than any disk: the files' check fails
+        response = Client(REMOTE_ADDR="203.0.113.5").get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "fail", "failing": ["files"]}
+
+    def test_staff_and_the_metrics_networks_and_token_get_every_figure(self, settings):
+        settings.METRICS_TOKEN = "s3cret"
+        staff = Client(REMOTE_ADDR="203.0.113.5")
+        staff.force_login(make_user("root", staff=True))
+        callers = [
+            Client(),  # this machine: in METRICS_ALLOWED_NETWORKS by default
+            staff,
+            Client(REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret"),
+        ]
+        for caller in callers:
+            body = caller.get("/healthz").json()
+            assert body["status"] == "ok" and "disk_free_mb" in body["checks"]["files"] and body["problems"] == []
+        person = Client(REMOTE_ADDR="203.0.113.5")
+        person.force_login(make_user("bob"))
+        assert person.get("/healthz").json() == {"status": "ok", "failing": []}

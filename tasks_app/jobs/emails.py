@@ -22,22 +22,25 @@ PRIORITY_URGENT = 10
 PRIORITY_BULK = -10
 
 
-def wait_for_mail_slot(task, *, urgent: bool) -> None:
-    """Take this send's place in its budget (EMAIL_RATE_LIMIT_PER_MINUTE; urgent mail, such as a
-    password reset, has EMAIL_URGENT_RATE_LIMIT_PER_MINUTE of its own, so other mail never delays
-    it). Mail caused by a person first takes a place in that person's own budget
-    (MAIL_SENDER_PER_MINUTE, below the shared one): one person's flood leaves the shared budget
-    room for everyone else's mail.
+def wait_for_mail_slot(task, budget: str) -> None:
+    """Take this send's place in its budget: `mail` (EMAIL_RATE_LIMIT_PER_MINUTE), `urgent`
+    (account mail such as a sign-up link) or `reset` (password resets), each of the last two with
+    EMAIL_URGENT_RATE_LIMIT_PER_MINUTE of its own, so that other mail never delays them and a
+    flood of sign-ups never delays a reset. Mail caused by a person first takes a place in that
+    person's own budget (MAIL_SENDER_PER_MINUTE, below the shared one): one person's flood leaves
+    the shared budget room for everyone else's mail.
 
     When a place is in a later minute, the job waits for it once, carrying it (`sender_slot`,
     `slot`): at most two waits in its history however long the line, and no retry spent."""
     if task.kwargs.get("slot"):
         return
-    sender = None if urgent else queue.acting_person()
+    sender = None if budget != "mail" else queue.acting_person()
     if sender is not None and not task.kwargs.get("sender_slot"):
         _wait_until(task, "sender_slot", emails.mail_slot(f"sender:{sender}", settings.MAIL_SENDER_PER_MINUTE))
-    per_minute = settings.EMAIL_URGENT_RATE_LIMIT_PER_MINUTE if urgent else settings.EMAIL_RATE_LIMIT_PER_MINUTE
-    _wait_until(task, "slot", emails.mail_slot("urgent" if urgent else "mail", per_minute))
+    per_minute = (
+        settings.EMAIL_RATE_LIMIT_PER_MINUTE if budget == "mail" else settings.EMAIL_URGENT_RATE_LIMIT_PER_MINUTE
+    )
+    _wait_until(task, "slot", emails.mail_slot(budget, per_minute))
 
 
 def _wait_until(task, place: str, at: datetime.datetime) -> None:
@@ -55,7 +58,7 @@ def email_send(email_id: int, slot: str = "", sender_slot: str = "", task=None) 
     try:
         if not emails.email_unsent(email_id):
             return False  # sent already (a completion asked again): it takes no place in the budget
-        wait_for_mail_slot(task, urgent=(task.priority or 0) >= PRIORITY_URGENT)
+        wait_for_mail_slot(task, "urgent" if (task.priority or 0) >= PRIORITY_URGENT else "mail")
         return emails.email_send(email_id, final_attempt=task.retries == 0)
     except RetryTask:
         raise  # waiting for its place in the budget
@@ -75,7 +78,7 @@ def password_reset_send(address: str, base_url: str, slot: str = "", task=None) 
     as the mail goes out, and never written down; a retry makes a fresh one."""
     users = list(emails.password_reset_users(address))
     if users:
-        wait_for_mail_slot(task, urgent=True)
+        wait_for_mail_slot(task, "reset")
     sent = 0
     for user in users:
         email = emails.email_create_password_reset(user, dedup_key=f"password-reset:{task.id}:{user.pk}")

@@ -1,10 +1,5 @@
-"""Accounts made by sign-up: inactive until their owner opens the link mailed to the address.
-
-The link carries Django's token (the password reset's generator, salted for sign-up). The token
-hashes the account's `is_active`, so it works once: after activation it no longer matches.
-
-The account page's services follow: an address change, confirmed the same way, and personal API tokens.
-"""
+"""Accounts: sign-up (an account is made from the link mailed to its address), the account page's
+address change (confirmed the same way) and personal API tokens, and what a password change revokes."""
 
 import datetime
 import hashlib
@@ -15,54 +10,51 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from rest_framework.authtoken.models import Token
 
 from tasks_app.models import Email, PersonalToken
 
 
-class SignUpTokenGenerator(PasswordResetTokenGenerator):
-    key_salt = "tasks_app.services.accounts.SignUpTokenGenerator"
-
-    def _make_hash_value(self, user, timestamp) -> str:
-        return f"{user.pk}{user.password}{user.is_active}{timestamp}"
-
-
-signup_token = SignUpTokenGenerator()
-
-
 def user_with_address(email: str):
-    """The account holding this address, whatever its case (active or waiting), or None."""
+    """The account holding this address, whatever its case (active or not), or None."""
     return get_user_model().objects.filter(email__iexact=email.strip()).order_by("-is_active", "pk").first()
 
 
-def signup_link_parts(user) -> tuple[str, str]:
-    """(uidb64, token) of the link that activates `user`."""
-    return urlsafe_base64_encode(force_bytes(user.pk)), signup_token.make_token(user)
+# -- Sign-up: the link mailed to an address is what makes an account ------------------------------
+#
+# No account exists before its address's owner opens the link and chooses a username and a
+# password there: nobody can prepare an account for someone else's address, and the only
+# password an account ever has is the one chosen by whoever reads that mailbox.
+
+SIGNUP_SALT = "tasks_app.services.accounts.signup"
 
 
-def account_to_activate(uidb64: str, token: str):
-    """The inactive account the link names when its token is good; else None."""
+def signup_token(address: str) -> str:
+    """The token of the link that lets `address` make an account (signed, with its time)."""
+    return signing.dumps(address.strip(), salt=SIGNUP_SALT, compress=True)
+
+
+def signup_address(token: str) -> str | None:
+    """The address a sign-up link's token was made for, while it is good (PASSWORD_RESET_TIMEOUT); else None."""
     try:
-        pk = force_str(urlsafe_base64_decode(uidb64))
-        user = get_user_model().objects.get(pk=pk, is_active=False)
-    except (ValueError, OverflowError, get_user_model().DoesNotExist):
+        return signing.loads(token, salt=SIGNUP_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+    except signing.BadSignature:  # a forged, mangled or expired token
         return None
-    return user if signup_token.check_token(user, token) else None
 
 
-def account_activate(user) -> bool:
-    """Activate `user`; False when another account took the address meanwhile (two sign-ups at once)."""
+def account_create(user) -> bool:
+    """Save a new, active account whose password is already set (hashed outside this write);
+    False when another account took the address meanwhile (two links of one address at once)."""
     with transaction.atomic():
-        taken = get_user_model().objects.filter(email__iexact=user.email, is_active=True).exclude(pk=user.pk)
-        if taken.exists():
+        if user_with_address(user.email) is not None:
             return False
         user.is_active = True
-        user.save(update_fields=["is_active"])
+        user.save()
     return True
 
 
@@ -137,6 +129,41 @@ def email_change_confirm(user, mail: Email) -> bool:
     return True
 
 
+# The old address is told of a change, with a link that takes the account back ("this was not me").
+EMAIL_UNDO_SALT = "tasks_app.services.accounts.email_undo"
+EMAIL_UNDO_DAYS = 30
+
+
+def email_undo_token(user, old_address: str) -> str:
+    """The token of the link, mailed to `old_address`, that undoes the change to `user`'s current address."""
+    return signing.dumps([user.pk, old_address, user.email], salt=EMAIL_UNDO_SALT, compress=True)
+
+
+def email_to_undo(token: str) -> tuple | None:
+    """(account, old address) of a good undo link while the account still has the address it
+    names as the new one; else None (forged, expired, or undone already)."""
+    try:
+        pk, old, new = signing.loads(token, salt=EMAIL_UNDO_SALT, max_age=EMAIL_UNDO_DAYS * 86400)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    user = get_user_model().objects.filter(pk=pk, email__iexact=new).first()
+    return (user, old) if user is not None else None
+
+
+def email_undo(user, old_address: str) -> bool:
+    """Take the account back for `old_address`: that address again, a random password (which ends
+    every session) and no API tokens; False when another account has taken the old address."""
+    user.set_password(secrets.token_urlsafe(32))  # hashed before the write: nobody knows this one
+    with transaction.atomic():
+        holder = user_with_address(old_address)
+        if holder is not None and holder.pk != user.pk:
+            return False
+        user.email = old_address
+        user.save(update_fields=["email", "password"])
+        tokens_revoke_all(user)
+    return True
+
+
 # -- Personal API tokens: made by their owner, kept as a hash ------------------------------------
 
 TOKEN_PREFIX = "tt_"  # tells a personal token from DRF's own (40 hex digits) on sight
@@ -161,6 +188,14 @@ def token_create(user, name: str) -> tuple[PersonalToken, str]:
             )
         token = PersonalToken.objects.create(user=user, name=name, key_hash=token_hash(secret), prefix=secret[:10])
     return token, secret
+
+
+def tokens_revoke_all(user) -> int:
+    """Delete every API token of `user`, personal and DRF's (made by an admin): after a password
+    change or reset, a token made with a stolen session or password stops working. Returns how many."""
+    personal, _ = PersonalToken.objects.filter(user=user).delete()
+    admin_made, _ = Token.objects.filter(user=user).delete()
+    return personal + admin_made
 
 
 def token_used(secret: str) -> PersonalToken | None:

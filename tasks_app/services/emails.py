@@ -17,6 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from tasks_app.models import Email, MailSlot, Task
 from tasks_app.queue import claims
+from tasks_app.services.accounts import EMAIL_UNDO_DAYS
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +48,34 @@ def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedu
         return Email.objects.get(dedup_key=dedup_key)
 
 
-def email_create_signup(user, link: str) -> Email:
-    """The mail whose link activates a new account."""
-    subject, body = _render("signup", {"user": user, "link": link})
-    return email_create(kind=Email.Kind.SIGNUP, to=user.email, subject=subject, body=body, user=user)
+def email_create_signup(address: str, link: str) -> Email:
+    """The mail whose link makes an account for `address`."""
+    link_days = settings.PASSWORD_RESET_TIMEOUT // 86400
+    subject, body = _render("signup", {"link": link, "link_days": link_days})
+    return email_create(kind=Email.Kind.SIGNUP, to=address, subject=subject, body=body)
 
 
 def email_create_address_taken(to: str, reset_url: str) -> Email:
     """The note to an address that already has an account, when someone signs up with it."""
     subject, body = _render("address_taken", {"reset_url": reset_url})
     return email_create(kind=Email.Kind.SIGNUP, to=to, subject=subject, body=body)
+
+
+def email_create_password_changed(user, *, reset_url: str, tokens_revoked: int) -> Email | None:
+    """The note that `user`'s password was changed (and their API tokens revoked), with the way
+    back if it was not them; None when the account has no address."""
+    if not user.email:
+        return None
+    context = {"user": user, "reset_url": reset_url, "tokens_revoked": tokens_revoked}
+    subject, body = _render("password_changed", context)
+    return email_create(kind=Email.Kind.SIGNUP, to=user.email, subject=subject, body=body, user=user)
+
+
+def email_create_email_changed(user, *, old_address: str, undo_link: str) -> Email:
+    """The note to `old_address` that `user`'s address is now another, with the link that undoes it."""
+    context = {"user": user, "undo_link": undo_link, "undo_days": EMAIL_UNDO_DAYS}
+    subject, body = _render("email_changed", context)
+    return email_create(kind=Email.Kind.SIGNUP, to=old_address, subject=subject, body=body, user=user)
 
 
 def email_create_welcome(user) -> Email | None:

@@ -2,6 +2,7 @@
 password change, personal API tokens."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,12 +10,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from tasks_app import workflows
 from tasks_app.client import count_wrong_password, lockout_response
 from tasks_app.models import PersonalToken
 from tasks_app.services import accounts
 from tasks_app.web.account_forms import EmailChangeForm, NameForm, TokenForm
 from tasks_app.web.forms import add_service_errors
-from tasks_app.workflows.accounts import email_change_start
 
 
 def _account_page(request: HttpRequest, *, status: int = 200, **context) -> HttpResponse:
@@ -23,7 +24,7 @@ def _account_page(request: HttpRequest, *, status: int = 200, **context) -> Http
     context = {
         "name_form": NameForm(instance=user),
         "email_form": EmailChangeForm(user=user),
-        "token_form": TokenForm(),
+        "token_form": TokenForm(user=user),
         "pending": accounts.email_change_pending(user),
         "tokens": user.personal_tokens.all(),
         "tokens_max": accounts.TOKENS_PER_PERSON,
@@ -58,7 +59,7 @@ def email_change(request: HttpRequest) -> HttpResponse:
             count_wrong_password(request)
         return _account_page(request, email_form=form)
     address = form.cleaned_data["email"]
-    started = email_change_start(
+    started = workflows.email_change_start(
         request.user,
         address,
         link_for=lambda mail_id, token: request.build_absolute_uri(
@@ -80,25 +81,53 @@ def email_confirm(request: HttpRequest, mail_id: int, token: str) -> HttpRespons
         return render(request, "tasks_app/account/email_confirm.html", {"invalid": True}, status=400)
     if request.method != "POST":
         return render(request, "tasks_app/account/email_confirm.html", {"mail": mail})
+    old_address = request.user.email
     if not accounts.email_change_confirm(request.user, mail):
         return render(request, "tasks_app/account/email_confirm.html", {"taken": True}, status=409)
-    messages.success(request, f"Your address is now {mail.to}.")
+    workflows.email_changed(
+        request.user,
+        old_address=old_address,
+        undo_link_for=lambda token: request.build_absolute_uri(reverse("account:email-undo", args=[token])),
+    )
+    messages.success(request, f"Your address is now {mail.to}. We told {old_address or 'your old address'} too.")
     return redirect("account:account-detail")
+
+
+@login_not_required
+def email_undo(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to the old address after a change ("this was not me"): a button that
+    gives the account that address back, ends its sessions, revokes its tokens and mails the old
+    address a link to set a new password."""
+    found = accounts.email_to_undo(token)
+    if found is None:
+        return render(request, "tasks_app/account/email_undo.html", {"invalid": True}, status=400)
+    user, old_address = found
+    if request.method != "POST":
+        return render(request, "tasks_app/account/email_undo.html", {"account": user, "old_address": old_address})
+    if not accounts.email_undo(user, old_address):
+        return render(request, "tasks_app/account/email_undo.html", {"taken": True}, status=409)
+    workflows.password_reset_start(old_address, base_url=request.build_absolute_uri("/"))
+    return render(request, "tasks_app/account/email_undo.html", {"done": True, "old_address": old_address})
 
 
 @never_cache
 @require_POST
 def token_create(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST)
-    if form.is_valid():
-        try:
-            token, secret = accounts.token_create(request.user, form.cleaned_data["name"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            # In this response only, with no redirect: the secret is kept nowhere to show it again.
-            return _account_page(request, new_token=token, new_secret=secret)
-    return _account_page(request, token_form=form)
+    """Make a personal API token; the password it asks for is under the login lockout."""
+    if locked_out := lockout_response(request):
+        return locked_out
+    form = TokenForm(request.POST, user=request.user)
+    if not form.is_valid():
+        if form.has_error("password"):
+            count_wrong_password(request)
+        return _account_page(request, token_form=form)
+    try:
+        token, secret = accounts.token_create(request.user, form.cleaned_data["name"])
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return _account_page(request, token_form=form)
+    # In this response only, with no redirect: the secret is kept nowhere to show it again.
+    return _account_page(request, new_token=token, new_secret=secret)
 
 
 @require_POST

@@ -13,13 +13,10 @@ class NameForm(forms.ModelForm):
         fields = ["first_name", "last_name"]
 
 
-class EmailChangeForm(forms.Form):
-    """A new address, asked with the password: with only a stolen session, nobody can move the
-    account's address (and then its password resets) elsewhere."""
+class PasswordAskedForm(forms.Form):
+    """A form that asks for the person's password: with only a stolen session, nobody can do
+    what it does. The views count a wrong one as a failed login (the lockout)."""
 
-    email = forms.EmailField(
-        label="New address", max_length=254, help_text="We mail it a link; it becomes yours once the link is opened."
-    )
     password = forms.CharField(label="Your password", strip=False, widget=forms.PasswordInput)
 
     def __init__(self, *args, user, **kwargs):
@@ -31,6 +28,15 @@ class EmailChangeForm(forms.Form):
             raise forms.ValidationError("That is not your password.")
         return self.cleaned_data["password"]
 
+
+class EmailChangeForm(PasswordAskedForm):
+    """A new address: nobody can move the account's address (and then its password resets) elsewhere."""
+
+    email = forms.EmailField(
+        label="New address", max_length=254, help_text="We mail it a link; it becomes yours once the link is opened."
+    )
+    field_order = ["email", "password"]
+
     def clean_email(self) -> str:
         address = self.cleaned_data["email"]
         if address.lower() == self.user.email.lower():
@@ -40,8 +46,8 @@ class EmailChangeForm(forms.Form):
         return address
 
 
-class TokenForm(forms.ModelForm):
-    class Meta:
-        model = PersonalToken
-        fields = ["name"]
-        labels = {"name": "Token name"}
+class TokenForm(PasswordAskedForm):
+    """A new personal API token: a key that outlives a session, so it takes the password."""
+
+    name = forms.CharField(label="Token name", max_length=PersonalToken._meta.get_field("name").max_length)
+    field_order = ["name", "password"]

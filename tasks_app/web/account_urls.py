@@ -8,6 +8,7 @@ urlpatterns = [
     path("name/", views.name_change, name="name-change"),
     path("email/", views.email_change, name="email-change"),
     path("email/confirm/<int:mail_id>/<str:token>/", views.email_confirm, name="email-confirm"),
+    path("email/undo/<str:token>/", views.email_undo, name="email-undo"),
     path("tokens/", views.token_create, name="token-create"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
 ]

@@ -66,12 +66,14 @@ class TaskFilterForm(forms.Form):
         return self.cleaned_data.get("sort") or DEFAULT_SORT
 
 
-class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=True, help_text="For the welcome email and password resets.")
+class SignUpForm(forms.Form):
+    """The first step of a sign-up: an address, to which the link that makes the account is mailed."""
 
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ["username", "email"]
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        help_text="We mail it a link; you choose your username and password there.",
+    )
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
@@ -79,6 +81,14 @@ class SignUpForm(UserCreationForm):
         if allowed and email.rsplit("@", 1)[-1].lower() not in allowed:
             raise forms.ValidationError(f"Sign-up takes addresses at {', '.join(allowed)} only.")
         return email
+
+
+class AccountCreateForm(UserCreationForm):
+    """The second step, on the page the mailed link opens: the username and the password."""
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ["username"]
 
 
 class ReportForm(forms.Form):

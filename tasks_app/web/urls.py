@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks_app.web import views
+from tasks_app.web import signup, views
 
 app_name = "tasks"
 urlpatterns = [
@@ -16,6 +16,6 @@ urlpatterns = [
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
     path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
     path("notifications/badge/", views.notification_badge, name="notification-badge"),
-    path("signup/", views.signup, name="signup"),
-    path("signup/verify/<str:uidb64>/<str:token>/", views.signup_verify, name="signup-verify"),
+    path("signup/", signup.signup, name="signup"),
+    path("signup/verify/<str:token>/", signup.signup_verify, name="signup-verify"),
 ]

@@ -1,26 +1,18 @@
 """The web UI: tasks, notifications, sign-up, password reset. Views validate, call a workflow or a service, then redirect."""
 
-import math
-
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
-from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.views import PasswordChangeView, PasswordResetView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tasks_app import charts, jobs, permissions, queue, workflows
-from tasks_app.client import count_wrong_password, lockout_response, password_reset_wait
 from tasks_app.models import Email, JobRun, Notification, Task
-from tasks_app.services import accounts, notifications, task_trends, tasks, user_stats
+from tasks_app.services import notifications, task_trends, tasks, user_stats
 from tasks_app.shortcuts import own_or_permitted, visible_or_404
-from tasks_app.web.forms import SignUpForm, TaskFilterForm, TaskForm
+from tasks_app.web.forms import TaskFilterForm, TaskForm
 
 PAGE_SIZE = 25
 
@@ -191,77 +183,3 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 def notification_badge(request: HttpRequest) -> JsonResponse:
     """The unread count, polled by every page so new notifications show without a reload."""
     return JsonResponse({"unread": notifications.unread_count(request.user)})
-
-
-@login_not_required
-def signup(request: HttpRequest) -> HttpResponse:
-    """A new account, active once its owner opens the link mailed to the address."""
-    if not settings.SIGNUP_ENABLED:
-        raise Http404("Sign-up is turned off; ask an administrator for an account.")
-    if request.user.is_authenticated:
-        return redirect("tasks:task-list")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        workflows.signup_start(
-            form,
-            link_for=lambda uidb64, token: request.build_absolute_uri(
-                reverse("tasks:signup-verify", args=[uidb64, token])
-            ),
-            reset_url=request.build_absolute_uri(reverse("password_reset")),
-        )
-        link_days = settings.PASSWORD_RESET_TIMEOUT // 86400  # the token's life (Django's reset timeout)
-        return render(
-            request, "tasks_app/signup_sent.html", {"email": form.cleaned_data["email"], "link_days": link_days}
-        )
-    return render(request, "tasks_app/signup.html", {"form": form})
-
-
-@login_not_required
-def signup_verify(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    """The link of the sign-up mail: a button that activates the account (a link checker that
-    opens the link activates nothing), then the person is logged in and welcomed."""
-    user = accounts.account_to_activate(uidb64, token)
-    if user is None:
-        return render(request, "tasks_app/signup_verify.html", {"invalid": True}, status=400)
-    if request.method != "POST":
-        return render(request, "tasks_app/signup_verify.html", {"account": user})
-    if not accounts.account_activate(user):
-        return render(request, "tasks_app/signup_verify.html", {"taken": True}, status=409)
-    workflows.welcome_email_start(user)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    messages.success(request, f"Welcome, {user.username}! Your address is confirmed and your account is ready.")
-    return redirect("tasks:task-list")
-
-
-class PasswordChange(PasswordChangeView):
-    """Django's password change, under the login lockout: a wrong old password counts as a failed
-    login (django-axes), and a person locked out cannot try the old password here either."""
-
-    def post(self, request, *args, **kwargs):
-        return lockout_response(request) or super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        if form.has_error("old_password"):
-            count_wrong_password(self.request)
-        return super().form_invalid(form)
-
-
-class PasswordReset(PasswordResetView):
-    """Django's password reset page, limited per requested address and per client (429 with the
-    form). The mail is made and sent by a job, the same for a known address and an unknown one."""
-
-    def form_valid(self, form) -> HttpResponse:
-        address = form.cleaned_data["email"]
-        wait = password_reset_wait(self.request, address)
-        if wait:
-            minutes = math.ceil(wait / 60)
-            form.add_error(
-                None,
-                f"Too many password reset requests from here or for this address. "
-                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(wait)
-            return response
-        workflows.password_reset_start(address, base_url=self.request.build_absolute_uri("/"))
-        return redirect(self.get_success_url())

@@ -5,7 +5,7 @@ once. Imports flow one way: models <- services <- jobs <- workflows <- views, ap
 Services never import jobs; workflows are the one layer that may call both (through `queue`).
 """
 
-from tasks_app.workflows.accounts import signup_start
+from tasks_app.workflows.accounts import email_change_start, email_changed, password_changed, signup_start
 from tasks_app.workflows.files import TooMuchInProgress, export_start, import_start, report_cancel, report_start
 from tasks_app.workflows.tasks import (
     broadcast_start,
@@ -20,8 +20,11 @@ from tasks_app.workflows.tasks import (
 __all__ = [
     "TooMuchInProgress",
     "broadcast_start",
+    "email_change_start",
+    "email_changed",
     "export_start",
     "import_start",
+    "password_changed",
     "password_reset_start",
     "report_cancel",
     "report_start",

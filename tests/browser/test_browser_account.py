@@ -28,6 +28,7 @@ def test_the_account_page_changes_the_name_the_address_and_the_api_tokens(live_s
     assert "Waiting for confirmation of erin@new.example" in page.locator("#email-pending").inner_text()
 
     page.fill("input[name=name]", "backup script")
+    page.fill("form[action$='/account/tokens/'] input[name=password]", "a-long-test-password")
     page.click("button:has-text('Create a token')")
     secret = page.locator("#new-token-secret").inner_text()
     assert page.locator("table.tokens").get_by_text("backup script").is_visible()

@@ -111,17 +111,18 @@ def test_a_password_reset_link_arrives_by_email_and_works(live_stack, browser_pa
 def test_a_sign_up_opens_the_account_from_the_link_mailed_to_the_address(live_stack, browser_page):
     page = browser_page
     page.goto(live_stack.url + "/signup/")
-    page.fill("input[name=username]", "dora")
     page.fill("input[name=email]", "dora@example.com")
-    page.fill("input[name=password1]", "A-long-pass-42")
-    page.fill("input[name=password2]", "A-long-pass-42")
     page.click("main button[type=submit]")
     assert page.locator("h1").inner_text() == "Check your mail"
 
     link = mailed_link(live_stack, "/signup/verify/", "the sign-up email")
     page.goto(link)
-    assert page.locator("h1").inner_text() == "Confirm your address"
+    assert page.locator("h1").inner_text() == "Create your account"
+    page.fill("input[name=username]", "dora")
+    page.fill("input[name=password1]", "A-long-pass-42")
+    page.fill("input[name=password2]", "A-long-pass-42")
+    page.screenshot(path=str(ARTIFACTS / "signup-create-account.png"), full_page=True)
     page.click("main button[type=submit]")
     assert page.locator("h1").inner_text() == "Tasks"
     page.goto(link)
-    assert page.locator("h1").inner_text() == "This link does not work"
+    assert page.locator("h1").inner_text() == "This address already has an account"
