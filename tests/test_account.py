@@ -195,7 +195,7 @@ class TestEmailChange:
 
 
 def _create_token(client, name: str = "backup script", password: str = "a-long-test-password"):
-    return client.post("/account/tokens/", {"name": name, "password": password})
+    return client.post("/account/tokens/", {"name": name, "password": password}, follow=True)
 
 
 def _secret(response) -> str:
@@ -225,6 +225,16 @@ class TestPersonalTokens:
         assert not PersonalToken.objects.exists()
         assert _create_token(logged_in).status_code == 429  # locked out: even the right password waits
         assert not PersonalToken.objects.exists()
+
+    def test_it_redirects_so_a_reload_makes_no_second_token_and_names_are_unique(self, logged_in, alice):
+        response = _create_token(logged_in)
+        assert response.redirect_chain == [("/account/", 302)]
+        assert 'data-copy="#new-token-secret"' in response.content.decode()
+        assert logged_in.get("/account/").status_code == 200  # the reload
+        assert PersonalToken.objects.filter(user=alice).count() == 1
+        again = _create_token(logged_in, " Backup Script ")
+        assert "You already have a token named “Backup Script”" in again.content.decode()
+        assert PersonalToken.objects.filter(user=alice).count() == 1
 
     def test_a_token_needs_a_name(self, logged_in, alice):
         response = _create_token(logged_in, "  ")

@@ -178,7 +178,7 @@ def token_hash(secret: str) -> str:
 
 def token_create(user, name: str) -> tuple[PersonalToken, str]:
     """Make a personal API token for `user`; return it and its secret, which is kept nowhere.
-    ValidationError once the person has TOKENS_PER_PERSON."""
+    ValidationError once the person has TOKENS_PER_PERSON, or one of that name."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         get_user_model().objects.select_for_update().get(pk=user.pk)  # one person's creations in turn
@@ -186,7 +186,13 @@ def token_create(user, name: str) -> tuple[PersonalToken, str]:
             raise ValidationError(
                 f"You already have {TOKENS_PER_PERSON} tokens, the most one person may have: revoke one first."
             )
-        token = PersonalToken.objects.create(user=user, name=name, key_hash=token_hash(secret), prefix=secret[:10])
+        if PersonalToken.objects.filter(user=user, name__iexact=name.strip()).exists():
+            raise ValidationError(
+                {"name": f"You already have a token named “{name.strip()}”: give this one another name."}
+            )
+        token = PersonalToken.objects.create(
+            user=user, name=name.strip(), key_hash=token_hash(secret), prefix=secret[:10]
+        )
     return token, secret
 
 

@@ -33,9 +33,18 @@ def _account_page(request: HttpRequest, *, status: int = 200, **context) -> Http
     return render(request, "tasks_app/account/detail.html", context, status=status)
 
 
+NEW_TOKEN_KEY = "account:new-token"
+
+
+@never_cache
 @require_GET
 def account_detail(request: HttpRequest) -> HttpResponse:
-    return _account_page(request)
+    """The page; right after a token is made, with its secret, this once."""
+    new_token, new_secret = None, None
+    if made := request.session.pop(NEW_TOKEN_KEY, None):
+        new_token = request.user.personal_tokens.filter(pk=made[0]).first()
+        new_secret = made[1] if new_token else None
+    return _account_page(request, new_token=new_token, new_secret=new_secret)
 
 
 @require_POST
@@ -126,8 +135,10 @@ def token_create(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         add_service_errors(form, error)
         return _account_page(request, token_form=form)
-    # In this response only, with no redirect: the secret is kept nowhere to show it again.
-    return _account_page(request, new_token=token, new_secret=secret)
+    # Shown once by the page the redirect leads to, which takes it out of the session; a reload
+    # of that page makes no second token.
+    request.session[NEW_TOKEN_KEY] = [token.pk, secret]
+    return redirect("account:account-detail")
 
 
 @require_POST
