@@ -33,10 +33,12 @@ DRAWN = [
     "להעביר את הוויקי",  # drawn right to left, read back in the order it was written
     "ترحيل الويكي",  # the same, its letters unjoined (not shaped)
 ]
-# Titles the font cannot draw all of -> what the PDF shows: each missing character becomes �.
+# Titles in scripts DejaVu Sans lacks, drawn in a font of a Debian package loaded for them.
+DRAWN_BY_FALLBACK = ["東京", "한국어", "迁移维基 ウィキ 위키", "Ship it 🎉👩\u200d💻"]
+# Titles no font here can draw all of -> what the PDF shows: each missing character becomes �.
 NOT_DRAWN = {
-    "迁移维基 ウィキ 위키": "���� ��� ��",
-    "Ship it 🎉👩\u200d💻": "Ship it ��\u200d�",
+    "हिन्दी": "������",  # Devanagari
+    "Smile 🥲": "Smile �",  # an emoji of 2020, newer than Symbola's
 }
 
 
@@ -60,9 +62,55 @@ def test_a_pdf_shows_accents_symbols_and_every_script_its_font_holds_as_written(
     assert not any(REPLACEMENT in line for line in lines)
 
 
-def test_a_pdf_shows_each_character_its_font_lacks_as_a_replacement_and_says_so():
+def test_a_pdf_shows_each_character_its_fonts_lack_as_a_replacement_and_says_so():
     lines = _pdf_lines(report_files.build("pdf", _rows(NOT_DRAWN), "Tasks", "UTC"))
     assert set(NOT_DRAWN.values()) <= set(lines)
+    assert report_files.NOT_DRAWN_NOTE in lines
+
+
+@pytest.fixture
+def loaded_fonts(monkeypatch) -> list[str]:
+    """The families each PDF built from now on loads (fpdf2's add_font, called through)."""
+    from fpdf import FPDF
+
+    loaded, add_font = [], FPDF.add_font
+
+    def recording_add_font(pdf, family=None, style="", fname=None, **options):
+        loaded.append(family)
+        return add_font(pdf, family, style, fname, **options)
+
+    monkeypatch.setattr(FPDF, "add_font", recording_add_font)
+    return loaded
+
+
+def test_a_pdf_draws_chinese_japanese_korean_and_emoji_in_the_fonts_of_their_debian_packages(loaded_fonts):
+    for _, path, _ in report_files.FALLBACK_FONTS:
+        if not path.is_file():
+            pytest.fail(f"{path} is missing: install Debian's fonts-wqy-microhei and fonts-symbola (make system-deps)")
+    lines = _pdf_lines(report_files.build("pdf", _rows(DRAWN_BY_FALLBACK), "Tasks of 東京", "UTC"))
+    assert "Tasks of 東京" in lines
+    assert set(DRAWN_BY_FALLBACK) <= set(lines)
+    assert report_files.NOT_DRAWN_NOTE not in lines
+    assert loaded_fonts == ["DejaVu", "DejaVu", "wqy", "symbola"]
+
+
+def test_a_pdf_loads_each_other_font_only_for_characters_it_is_for(loaded_fonts):
+    report_files.build("pdf", _rows([*DRAWN, "हिन्दी"]), "Tasks", "UTC")
+    assert loaded_fonts == ["DejaVu", "DejaVu"]  # DejaVu Sans draws these, or no font here does
+    report_files.build("pdf", _rows(["東京"]), "Tasks", "UTC")
+    assert loaded_fonts[2:] == ["DejaVu", "DejaVu", "wqy"]
+    report_files.build("pdf", _rows(["Smile 🥲"]), "Tasks", "UTC")
+    assert loaded_fonts[5:] == ["DejaVu", "DejaVu", "symbola"]  # an emoji: tried, though too new for it
+
+
+def test_without_the_cjk_font_a_pdf_shows_its_characters_as_replacements_and_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr(
+        report_files,
+        "FALLBACK_FONTS",
+        [(family, tmp_path / path.name, chars) for family, path, chars in report_files.FALLBACK_FONTS],
+    )
+    lines = _pdf_lines(report_files.build("pdf", _rows(["東京", "한국어 🎉"]), "Tasks", "UTC"))
+    assert {"��", "��� �"} <= set(lines)
     assert report_files.NOT_DRAWN_NOTE in lines
 
 
@@ -177,7 +225,7 @@ def test_a_builder_process_that_dies_fails_that_build_and_the_next_one_starts_an
     process.join()
     with pytest.raises(BrokenProcessPool):
         builder.build("csv", ROWS, "Tasks", "UTC")
-    assert builder.build("csv", ROWS, "Tasks", "UTC").startswith(b"\xef\xbb\xbfid,title")
+    assert builder.build("csv", ROWS, "Tasks", "UTC").startswith(b'\xef\xbb\xbf"id","title"')
 
 
 def test_a_build_given_up_while_it_runs_returns_at_the_next_look(builder):

@@ -52,10 +52,37 @@ def _built(owner, format: str) -> Report:
     return report
 
 
+# In a CSV, what follows a separator, a tab or a line end is escaped too: a reader splitting there
+# (Excel in a locale whose list separator is ";") would start a cell with it.
+CSV_TITLES = {**HOSTILE_TITLES, "\t=1+1": "'\t'=1+1", "\r=1+1": "'\r'=1+1"}
+SPLIT_FORMULAS = {
+    "x;=1+1;=cmd|' /C calc'!A0": "x;'=1+1;'=cmd|' /C calc'!A0",
+    "a,+1": "a,'+1",
+    'quoted;"=1+1"': 'quoted;\'"=1+1"',
+    "tab\t-1": "tab\t'-1",
+    "line\n@SUM(A1:A9)": "line\n'@SUM(A1:A9)",
+    "a safe title; with - inside, and @ too": "a safe title; with - inside, and @ too",
+}
+
+
 def test_a_csv_report_reads_back_every_hostile_title_as_text(alice, hostile_tasks):
     report = _built(alice, "csv")
     rows = list(csv.reader(io.StringIO(report.file.read().decode("utf-8-sig"), newline="")))
-    assert [row[1] for row in rows[1:]] == list(HOSTILE_TITLES.values())
+    assert [row[1] for row in rows[1:]] == list(CSV_TITLES.values())
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_no_field_of_a_csv_report_starts_a_formula_whatever_separator_it_is_split_on(alice, delimiter):
+    for title in [*HOSTILE_TITLES, *SPLIT_FORMULAS]:
+        make_task(alice, title=title, description=f"{title}\n{title}")
+    text = _built(alice, "csv").file.read().decode("utf-8-sig")
+    assert text.startswith('"id","title","status",')  # every value quoted
+    fields = [field for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) for field in row]
+    assert len(fields) > len(HOSTILE_TITLES) + len(SPLIT_FORMULAS)
+    assert [field for field in fields if field.lstrip('"').startswith(("=", "+", "-", "@"))] == []
+    if delimiter == ",":
+        titles = [row[1] for row in csv.reader(io.StringIO(text, newline=""))][1:]
+        assert titles == [*CSV_TITLES.values(), *SPLIT_FORMULAS.values()]
 
 
 def test_an_xlsx_report_opens_and_holds_every_hostile_title_as_text(alice, hostile_tasks):

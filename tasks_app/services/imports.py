@@ -7,6 +7,7 @@ import csv
 import datetime
 import io
 import logging
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -43,7 +44,20 @@ SNIFF_CHARS = 2048
 # An XLSX file is a zip: what it may unzip to, checked before openpyxl opens it (a 140 KB zip can
 # hold a 50 MB sheet, which openpyxl takes 30 s to parse). 10,000 rows of 8 columns unzip to 4.3 MB.
 XLSX_MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
+XLSX_MAX_PARTS = 1_000  # files in the zip: a workbook has ten or so, a few more per sheet, chart or picture
 XLSX_LAST_ROW = 1_048_576  # Excel's; openpyxl would fill a gap up to any row number with empty rows
+# openpyxl's cost is per XML element (4 µs for a cell's, up to 25 µs for a style's), not per byte:
+# under the byte cap, a 150 KB file of a million blank rows took 48 s. So the markup is counted
+# first, at C speed, against what IMPORT_MAX_ROWS rows of IMPORT_MAX_COLUMNS cells need: a row
+# takes 2 tags, a cell at most 8 (<c><is><t>…</t></is></c>, or <c><v>…</v></c> and its shared
+# <si><t>…</t></si>); the rest (styles, names, links, merged ranges, properties) XLSX_OTHER_TAGS,
+# at most 0.5 s of openpyxl.
+XLSX_TAGS_PER_CELL = 8
+XLSX_OTHER_TAGS = 20_000
+_PREFIX = rb"(?:[A-Za-z_][\w.-]{0,31}:)?"  # a namespace prefix, as in <x:row>; a longer one makes a tag "other"
+_ROW_TAG = re.compile(rb"<" + _PREFIX + rb"row[\s/>]")
+_OTHER_TAG = re.compile(rb"<(?!/?" + _PREFIX + rb"(?:row|c|v|f|is|t|r|si|rPh|phoneticPr)[\s/>])")
+_TAG_SPAN = 64  # longer than any tag the patterns match: a piece ends before the first tag this close to its end
 # Rows checked and their INSERT compiled outside any transaction, then inserted in one short one
 # with the import's progress, so a rerun resumes after them. Small: each chunk holds SQLite's write
 # lock, and everyone's writes wait for it.
@@ -156,18 +170,25 @@ def _records(reader) -> Iterator[tuple[int, list[str]]]:
 def _read_xlsx(raw: bytes) -> Table:
     """The first sheet of a workbook, its first row the header; a line is a row number.
 
-    Cheap whatever the file holds: one that would unzip past XLSX_MAX_UNZIPPED_BYTES is refused
-    before it is opened, and no more columns or rows are read than the limits need to be checked.
+    Cheap whatever the file holds: one that would unzip past XLSX_MAX_UNZIPPED_BYTES, or holds more
+    markup than the limits need, is refused before openpyxl opens it, and no more columns or rows
+    are read than the limits need to be checked.
     """
     from openpyxl import load_workbook  # here, not at the top: it costs every process 0.15 s to import
 
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unzipped = sum(member.file_size for member in archive.infolist())
-        if unzipped > XLSX_MAX_UNZIPPED_BYTES:
-            raise ImportFileError(
-                f"The workbook unzips to {unzipped:,} bytes; the limit is {XLSX_MAX_UNZIPPED_BYTES:,}. Nothing was imported."
-            )
+            members = archive.infolist()
+            if len(members) > XLSX_MAX_PARTS:
+                raise ImportFileError(
+                    f"The workbook has {len(members):,} parts; the limit is {XLSX_MAX_PARTS:,}. Nothing was imported."
+                )
+            unzipped = sum(member.file_size for member in members)
+            if unzipped > XLSX_MAX_UNZIPPED_BYTES:
+                raise ImportFileError(
+                    f"The workbook unzips to {unzipped:,} bytes; the limit is {XLSX_MAX_UNZIPPED_BYTES:,}. Nothing was imported."
+                )
+            _check_markup(archive)
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         try:
             return _table(_sheet_records(book.worksheets[0]), None)
@@ -181,6 +202,53 @@ def _read_xlsx(raw: bytes) -> Table:
             f"The file is not an XLSX workbook that can be read ({type(error).__name__}); save it as "
             '"Excel Workbook (.xlsx)" or as CSV. Nothing was imported.'
         ) from None
+
+
+def _check_markup(archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook whose parts hold more rows, or more tags, than the limits need.
+
+    Every part is counted, whatever its name (openpyxl finds the sheets and the shared strings by
+    the workbook's own references), 1 MB at a time, up to the first chunk past a limit.
+    """
+    max_rows = settings.IMPORT_MAX_ROWS + 1  # and the header
+    max_tags = max_rows * (settings.IMPORT_MAX_COLUMNS * XLSX_TAGS_PER_CELL + 2) + XLSX_OTHER_TAGS
+    rows = tags = other = 0
+    for member in archive.infolist():
+        with archive.open(member) as part:
+            for text in _whole_tag_chunks(part):
+                rows += len(_ROW_TAG.findall(text))
+                tags += text.count(b"<")
+                other += len(_OTHER_TAG.findall(text))
+                if rows > max_rows:
+                    raise ImportFileError(
+                        f"The workbook's sheets have more than {max_rows:,} rows (a header and "
+                        f"{settings.IMPORT_MAX_ROWS:,} rows, blank ones included), the limit. Nothing was imported."
+                    )
+                if other > XLSX_OTHER_TAGS:
+                    raise ImportFileError(
+                        f"The workbook holds more than {XLSX_OTHER_TAGS:,} XML tags of styles, names, links and other "
+                        "markup besides its cells, the limit. Nothing was imported."
+                    )
+                if tags > max_tags:
+                    raise ImportFileError(
+                        f"The workbook holds more than {max_tags:,} XML tags, more than {max_rows:,} rows of "
+                        f"{settings.IMPORT_MAX_COLUMNS} columns need. Nothing was imported."
+                    )
+
+
+def _whole_tag_chunks(part) -> Iterator[bytes]:
+    """A zip member's bytes, unzipped 1 MB at a time, each piece cut before a tag it would cut in two."""
+    tail = b""
+    while chunk := part.read(1024 * 1024):
+        text = tail + chunk
+        cut = text.find(b"<", max(len(text) - _TAG_SPAN, 0))  # a tag before it ends in this piece
+        if cut == -1:
+            yield text
+            tail = b""
+        else:
+            yield text[:cut]
+            tail = text[cut:]
+    yield tail
 
 
 def _sheet_records(sheet) -> Iterator[tuple[int, list]]:
@@ -205,14 +273,19 @@ def _sheet_records(sheet) -> Iterator[tuple[int, list]]:
 
 
 def _table(records: Iterator[tuple[int, list]], delimiter: str | None) -> Table:
-    """The header (the first record) and the non-blank rows after it."""
+    """The header (the first record) and the non-blank rows after it.
+
+    Blank rows count toward IMPORT_MAX_ROWS: reading one costs what reading a row costs (and
+    openpyxl makes one of each row number a sheet skips), so they bound the work too.
+    """
     header = _header(next(records, (1, []))[1])
     rows = []
     for count, (line, values) in enumerate(records, 1):
+        if count > settings.IMPORT_MAX_ROWS:
+            blank = " (blank rows count too)" if len(rows) < count - 1 else ""
+            raise ImportFileError(f"The file has more than {settings.IMPORT_MAX_ROWS:,} rows{blank}, the limit.")
         if values:
             rows.append((line, values))
-            if len(rows) > settings.IMPORT_MAX_ROWS:
-                raise ImportFileError(f"The file has more than {settings.IMPORT_MAX_ROWS:,} rows, the limit.")
         if count % 1000 == 0:
             check_timeout()
     return Table(header, rows, delimiter)

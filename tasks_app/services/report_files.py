@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from tasks_app.services.safe_text import REPLACEMENT, pdf_safe, spreadsheet_safe
+from tasks_app.services.safe_text import REPLACEMENT, csv_safe, pdf_safe, spreadsheet_safe
 
 # The CSV keeps machine names in its header, as the import (services/imports.py) reads them back.
 COLUMNS = ["id", "title", "status", "priority", "due_date", "owner", "created_at", "completed_at"]
@@ -31,10 +31,28 @@ XLSX_WIDTHS = [8, 60, 12, 10, 12, 16, 18, 18]  # in characters
 PDF_WIDTHS = [10, 70, 20, 18, 22, 25, 28, 28]  # shares of the page's width
 # DejaVu Sans: Latin, Greek, Cyrillic, Hebrew, Arabic and symbols, but no CJK nor emoji (fonts/LICENSE.txt).
 FONTS = Path(__file__).resolve().parent.parent / "fonts"
+# Fonts for what DejaVu Sans lacks, from Debian packages (the Makefile's system-deps, docs/deploying.md):
+# a family, its file and the characters it is for. Each is loaded only for a PDF holding one of them
+# that DejaVu Sans lacks (the CJK one takes 0.3 s to load); where its file is missing, they show as
+# REPLACEMENT, noted under the table.
+FALLBACK_FONTS = [
+    # WenQuanYi Micro Hei (fonts-wqy-microhei): Chinese, Japanese kana and Korean Hangul.
+    (
+        "wqy",
+        Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+        re.compile("[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"),
+    ),
+    # Symbola (fonts-symbola): emoji up to Unicode 9, in black and white, and symbols.
+    (
+        "symbola",
+        Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf"),
+        re.compile("[\u2000-\u2bff\U0001f000-\U0001faff]"),
+    ),
+]
 # Letters of the scripts written right to left (Hebrew, Arabic, Syriac, Thaana...) and their presentation forms.
 RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 NOT_DRAWN_NOTE = (
-    f"{REPLACEMENT} stands for characters this PDF's font cannot show (such as Chinese, Japanese, Korean or emoji); "
+    f"{REPLACEMENT} stands for characters this PDF's fonts cannot show (such as emoji newer than 2016); "
     "the CSV and XLSX reports hold them."
 )
 
@@ -56,10 +74,13 @@ def _csv(rows: list[list]) -> bytes:
     def text(value):
         if isinstance(value, datetime.datetime):
             return value.isoformat(sep=" ", timespec="minutes")  # 2026-12-05 14:03+01:00
-        return spreadsheet_safe(value)
+        return csv_safe(value)
 
     out = io.StringIO()
-    writer = csv.writer(out)
+    # Every value quoted: a reader that splits on another separator than the comma (Excel where
+    # the list separator is ";") still keeps each of them whole if it honours quotes; csv_safe
+    # covers the readers that do not.
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(COLUMNS)
     writer.writerows([text(cell) for cell in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
@@ -102,15 +123,29 @@ def _pdf(rows: list[list], title: str, time_zone: str) -> bytes:
     pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
     drawable = pdf.fonts["dejavu"].cmap.keys() & pdf.fonts["dejavuB"].cmap.keys()
 
-    def text(value) -> str:
+    def plain(value) -> str:
         if isinstance(value, datetime.datetime):
-            value = f"{value:%Y-%m-%d %H:%M}"
-        value = pdf_safe("" if value is None else value, drawable)
+            return f"{value:%Y-%m-%d %H:%M}"
+        return "" if value is None else str(value)
+
+    def text(value: str) -> str:
+        value = pdf_safe(value, drawable)
         # fpdf2 puts right-to-left text in the order it is drawn only when it shapes text (with
         # uharfbuzz); without this, Hebrew would be drawn mirrored. Arabic letters stay unjoined.
         return BidiParagraph(text=value).get_reordered_string() if RIGHT_TO_LEFT.search(value) else value
 
-    title, cells = text(title), [[text(value) for value in row] for row in rows]
+    title, cells = plain(title), [[plain(value) for value in row] for row in rows]
+    used = {char for value in [title, *(value for row in cells for value in row)] for char in value}
+    lacking = "".join(char for char in used if ord(char) not in drawable)
+    fallbacks = []
+    for family, path, chars in FALLBACK_FONTS:
+        if chars.search(lacking) and path.is_file():
+            pdf.add_font(family, "", path)
+            fallbacks.append(family)
+            drawable = drawable | pdf.fonts[family].cmap.keys()
+    if fallbacks:  # drawn in their regular style where the bold of DejaVu lacks a character
+        pdf.set_fallback_fonts(fallbacks, exact_match=False)
+    title, cells = text(title), [[text(value) for value in row] for row in cells]
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 14)

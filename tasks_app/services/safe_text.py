@@ -14,6 +14,12 @@ from collections.abc import Container
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # OWASP "CSV injection": a cell starting with one of these is read by spreadsheets as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell inside one CSV value: after a comma or semicolon (the list
+# separator of the reader's locale), a tab or a line end. Quoting the value does not stop it:
+# Excel in a locale whose separator is ";" splits a comma-separated file at every ";" (a quote
+# opens a quoted value only at the start of one of ITS values), and runs a formula even from a
+# quoted value. So what follows one of these is escaped too, when a formula could start there.
+_CSV_CELL_STARTS = re.compile(r'([,;\t\r\n])(?="*[=+\-@])')
 REPLACEMENT = "\ufffd"  # �, what a PDF shows for a character its font lacks
 
 
@@ -31,6 +37,14 @@ def spreadsheet_safe(value):
         return value
     text = xml_safe(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def csv_safe(value):
+    """A CSV value from which no spreadsheet reads a formula, whatever separator it splits the file on:
+    spreadsheet_safe, and a ' after each separator, tab or line end that a formula character follows
+    (with any quotes between them): "x;=1+1" is "x;'=1+1"."""
+    value = spreadsheet_safe(value)
+    return _CSV_CELL_STARTS.sub(r"\1'", value) if isinstance(value, str) else value
 
 
 def pdf_safe(value, drawable: Container[int]) -> str:

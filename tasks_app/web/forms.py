@@ -8,6 +8,7 @@ from django.db.models import F, Q
 
 from tasks_app.api.filters import PRIORITY_RANK
 from tasks_app.models import Report, Task
+from tasks_app.search import SEARCH_MAX_LENGTH, validate_search
 from tasks_app.services import imports
 
 
@@ -40,7 +41,7 @@ DEFAULT_SORT = "-created"
 class TaskFilterForm(forms.Form):
     """The task list's search, filters and order; invalid values are ignored rather than failing the page."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, validators=[validate_search], label="Search")
     status = forms.ChoiceField(choices=[("", "Any status"), *Task.Status.choices], required=False)
     overdue = forms.BooleanField(required=False)
     mine = forms.BooleanField(required=False)
