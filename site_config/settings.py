@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
     "axes",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
 ]
 
 MIDDLEWARE = [
@@ -138,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "tasks_app.middleware.PersonTimeZoneMiddleware",  # the person's own zone, kept in the session
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view (CSRF's check reads the form): an oversized body is refused unread.
     "tasks_app.middleware.RequestSizeLimitMiddleware",
@@ -149,6 +151,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "site_config.urls"
 WSGI_APPLICATION = "site_config.wsgi.application"
+# Forms render with the templates below, so that the app's own django/forms/widgets/select.html
+# (each option written in place, not included) stands in for Django's.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {
@@ -223,7 +228,12 @@ SIGNUP_ALLOWED_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SIG
 # Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username from
 # one client address, on the login page or the admin's, that pair is locked out for
 # LOGIN_COOLOFF_MINUTES. Per pair, so a stranger cannot lock a colleague out from elsewhere.
-AUTHENTICATION_BACKENDS = ["tasks_app.client.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# tasks_app.auth.OneQueryPermissions answers permission checks in one query; it logs no one in.
+AUTHENTICATION_BACKENDS = [
+    "tasks_app.client.LoginLockoutBackend",
+    "tasks_app.auth.OneQueryPermissions",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 # ... and a client after LOGIN_CLIENT_FAILURE_LIMIT failures over any usernames (password spraying).

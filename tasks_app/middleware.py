@@ -1,5 +1,5 @@
 """Refuse a request body larger than REQUEST_MAX_BYTES before anything reads it; answer 503, not
-500, when the database stays locked."""
+500, when the database stays locked; show a logged-in person times in their own zone."""
 
 import logging
 
@@ -8,6 +8,9 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from tasks_app.services import people
 
 logger = logging.getLogger("tasks_app.db")
 
@@ -68,3 +71,22 @@ class DatabaseBusyMiddleware:
         response["Retry-After"] = str(self.RETRY_AFTER_SECONDS)
         response._has_been_logged = True  # logged above, as a warning: no "Service Unavailable" error line
         return response
+
+
+class PersonTimeZoneMiddleware:
+    """Every page in the logged-in person's own time zone. The zone is read from their profile
+    once per session and kept there, so a page costs no query for it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = request.session.get(people.SESSION_KEY)
+        if zone is None and request.user.is_authenticated:
+            zone = request.session[people.SESSION_KEY] = people.chosen_time_zone(request.user)
+        if zone:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

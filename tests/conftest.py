@@ -67,6 +67,15 @@ def empty_queue():
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """What pages keep in the cache (the trend chart, keyed by a version another test's database
+    may share) starts empty in each test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

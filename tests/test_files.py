@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
-from tasks_app import jobs
+from tasks_app import jobs, queue
 from tasks_app.api.schema import XLSX
 from tasks_app.models import JobRun, Notification, Report, Task, TaskImport, UserTaskStats, WorkspaceExport
 from tasks_app.services import imports, report_files, reports
@@ -206,7 +206,7 @@ class TestImports:
         assert task_import.errors[1]["reason"] == (
             "status: 'later' is not one of todo, in_progress, done (or To do, In progress, Done)."
         )
-        assert "'tomorrow' is not a date; use YYYY-MM-DD." in task_import.errors[2]["reason"]
+        assert "'tomorrow' is not a date; use YYYY-MM-DD" in task_import.errors[2]["reason"]
 
     @pytest.mark.parametrize(
         ("content", "message"),
@@ -229,7 +229,7 @@ class TestImports:
         task_import = imports.import_create(owner=alice, uploaded=_csv_upload("title\nok\na,b\n"))
         imports.import_run(task_import.pk)
         task_import.refresh_from_db()
-        assert task_import.errors == [{"line": 3, "reason": "More values than columns in the header."}]
+        assert task_import.errors == [{"line": 3, "title": "a", "reason": "More values than columns in the header."}]
 
     def test_too_many_rows_fail_the_import(self, alice, settings):
         settings.IMPORT_MAX_ROWS = 2
@@ -253,7 +253,7 @@ class TestImports:
         assert response.status_code == 202
         body = api.get(response.json()["status_url"]).json()
         assert (body["status"], body["created"], body["failed"]) == ("succeeded", 2, 3)
-        assert body["errors"][0] == {"line": 3, "reason": "title: This field cannot be blank."}
+        assert body["errors"][0] == {"line": 3, "title": "", "reason": "title: This field cannot be blank."}
         stats = UserTaskStats.objects.get(user=alice)
         assert (stats.open, stats.overdue) == (2, 0)  # added by the import's chunk, not recounted
         notice = Notification.objects.get(kind=Notification.Kind.IMPORT_DONE)
@@ -324,7 +324,7 @@ class TestImports:
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post("/imports/", {"file": _csv_upload(GOOD_AND_BAD)})
         body = client.get(response["Location"]).content.decode()
-        assert "2</strong> tasks created" in body and "Bad date" not in body
+        assert "2</strong> tasks created" in body and '<td class="wrap">Bad date</td>' in body  # refused, by title
         assert "&#x27;tomorrow&#x27; is not a date" in body
         assert "This field is required." in client.post("/imports/", {}).content.decode()
 
@@ -351,6 +351,36 @@ class TestExports:
         jobs.export_combine(export.pk, ["/nonexistent/tasks.json", None, None])
         export.refresh_from_db()
         assert export.status == WorkspaceExport.Status.FAILED
+
+    def test_a_failed_part_fails_the_export_with_its_reason_and_tells_the_owner_and_a_retry_makes_it(
+        self, api, alice, settings, django_capture_on_commit_callbacks
+    ):
+        blocker = Path(settings.MEDIA_ROOT) / "exports"
+        blocker.parent.mkdir(parents=True, exist_ok=True)
+        blocker.write_text("a file where the exports' folder goes: every part fails")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post("/api/exports/")
+        export = WorkspaceExport.objects.get()
+        assert export.status == WorkspaceExport.Status.FAILED
+        assert export.error.startswith("Its tasks (") and "could not be written." in export.error
+        notice = Notification.objects.get(user=alice, kind=Notification.Kind.EXPORT_FAILED)
+        assert f"export #{export.pk} failed" in notice.message and notice.data["url"] == "/exports/"
+
+        blocker.unlink()  # fixed; an operator retries one failed part, as /ops/ does
+        failed_part = JobRun.objects.filter(name__endswith="export_part", state=JobRun.State.FAILED).first()
+        with django_capture_on_commit_callbacks(execute=True):
+            queue.retry(failed_part)
+        export.refresh_from_db()
+        assert export.status == WorkspaceExport.Status.SUCCEEDED and export.error == ""
+        assert export.job_id != response.json()["job_id"]  # the pages follow the new run
+        assert api.get(f"/api/exports/{export.pk}/").json()["download_url"]
+
+    def test_the_export_and_import_pages_follow_unfinished_work_live(self, client, alice):
+        client.force_login(alice)
+        export = WorkspaceExport.objects.create(owner=alice)
+        task_import = TaskImport.objects.create(owner=alice, file=ContentFile(b"title\nx\n", name="x.csv"))
+        assert f'data-follow-url="/api/exports/{export.pk}/"' in client.get("/exports/").content.decode()
+        assert f'data-follow-url="/api/imports/{task_import.pk}/"' in client.get("/imports/").content.decode()
 
     def test_other_peoples_exports_are_404(self, api):
         theirs = WorkspaceExport.objects.create(owner=make_user())

@@ -212,8 +212,9 @@ def test_a_european_excel_csv_in_windows_1252_with_semicolons_is_read(alice):
     assert task_import.errors == [
         {
             "line": 3,
+            "title": "Pay rent",
             "reason": "status: 'En cours' is not one of todo, in_progress, done (or To do, In progress, Done); "
-            "due_date: '02/01/2030' is not a date; use YYYY-MM-DD.",
+            "due_date: '02/01/2030' is not a date; use YYYY-MM-DD, or choose how the file writes dates (day first, month first) on the import page.",
         }
     ]
 
@@ -229,6 +230,7 @@ def test_a_line_in_another_delimiter_than_the_header_is_refused_and_the_others_i
     assert task_import.errors == [
         {
             "line": 3,
+            "title": line,
             "reason": f"The line is one value holding '{theirs}', but the header's columns are separated by "
             f"'{ours}': separate this line's values by '{ours}' too.",
         }
@@ -253,6 +255,7 @@ def test_a_refused_value_lists_the_accepted_ones_in_one_sentence(alice):
     assert task_import.errors == [
         {
             "line": 2,
+            "title": "",
             "reason": "title: This field cannot be blank; "
             "status: 'later' is not one of todo, in_progress, done (or To do, In progress, Done); "
             "priority: 'urgent' is not one of low, normal, high (or Low, Normal, High).",
@@ -305,8 +308,9 @@ def test_an_xlsx_with_a_report_s_human_headers_is_imported_with_its_dates_number
     assert task_import.errors == [  # line: the row's number, after a blank one
         {
             "line": 6,
+            "title": "Bad",
             "reason": "status: 'later' is not one of todo, in_progress, done (or To do, In progress, Done); "
-            "due_date: 'soon' is not a date; use YYYY-MM-DD.",
+            "due_date: 'soon' is not a date; use YYYY-MM-DD, or choose how the file writes dates (day first, month first) on the import page.",
         }
     ]
 
@@ -318,7 +322,7 @@ def test_an_xlsx_file_is_known_by_its_content_whatever_its_name(alice):
 
 def test_an_xlsx_row_wider_than_its_header_is_refused_by_line(alice):
     task_import = _imported(alice, "tasks.xlsx", _xlsx(["title", "status"], ["ok"], ["a", "todo", "stray"]))
-    assert task_import.errors == [{"line": 3, "reason": "More values than columns in the header."}]
+    assert task_import.errors == [{"line": 3, "title": "a", "reason": "More values than columns in the header."}]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import db_task
 
 from tasks_app import queue
-from tasks_app.models import ConsumerHeartbeat, JobRun, PausedJob
+from tasks_app.models import ConsumerHeartbeat, JobRun, Notification, PausedJob
 from tests.factories import make_staff, make_user
 
 pytestmark = pytest.mark.django_db
@@ -160,7 +160,8 @@ def test_retry_failed_takes_the_failed_jobs_of_a_job_since_a_time(ops, django_ca
     assert error.returncode == 2 and "Give either job ids or --failed." in str(error)
 
 
-def test_a_bulk_retry_of_1000_failed_jobs(ops, django_capture_on_commit_callbacks):
+def test_a_bulk_retry_of_1000_failed_jobs(ops, client, django_capture_on_commit_callbacks):
+    boss = make_user("boss", staff=True)
     failed = JobRun.objects.get(pk=divide(1, 0).id)
     row = {field.attname: getattr(failed, field.attname) for field in JobRun._meta.concrete_fields}
     JobRun.objects.bulk_create([JobRun(**{**row, "id": f"failed-{n}"}) for n in range(999)], batch_size=500)
@@ -174,6 +175,13 @@ def test_a_bulk_retry_of_1000_failed_jobs(ops, django_capture_on_commit_callback
     print(f"retried 1,000 failed jobs in {retried - started:.2f} s, ran them in {ran - retried:.2f} s")  # noqa: T201
     assert out.count("Retried") == 1000
     assert JobRun.objects.exclude(retry_of=None).filter(state=JobRun.State.FAILED).count() == 1000
+    # Failing again, they are one notice to each staff member (the first failure's, folded into),
+    # which leads to the failed jobs list.
+    for person in (ops, boss):
+        [notice] = Notification.objects.filter(user=person, kind=Notification.Kind.JOB_FAILED)
+        assert notice.message.startswith("1001 jobs failed, the last: jobs_command_divide: ZeroDivisionError")
+    client.force_login(boss)
+    assert client.get(f"/notifications/{notice.pk}/")["Location"] == "/ops/jobs/?state=failed"
 
 
 @pytest.mark.parametrize(

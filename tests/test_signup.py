@@ -1,6 +1,7 @@
 """Sign-up: the link mailed to an address makes the account, with the username and password
 chosen by whoever opens it. The takeover of the security review (issue 29) is the first test."""
 
+import importlib
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from tasks_app.models import Email
 from tests.factories import make_user
@@ -49,9 +51,10 @@ class TestSignUp:
         assert [m.to for m in mail.outbox] == [["carol@example.com"], ["carol@example.com"]]
 
         # carol opens the first mail, the one mallory's sign-up sent: she chooses everything
-        assert _create(carol, _link(mail.outbox[0]), "carol", PASSWORD, django_capture_on_commit_callbacks)[
-            "Location"
-        ] == "/"
+        assert (
+            _create(carol, _link(mail.outbox[0]), "carol", PASSWORD, django_capture_on_commit_callbacks)["Location"]
+            == "/"
+        )
         account = get_user_model().objects.get(email="carol@example.com")
         assert account.username == "carol" and account.is_active and account.check_password(PASSWORD)
         assert get_user_model().objects.count() == 1
@@ -115,12 +118,17 @@ class TestSignUp:
         self, client, settings, django_capture_on_commit_callbacks
     ):
         settings.SIGNUP_EMAIL_RATE, settings.SIGNUP_CLIENT_RATE = "2/hour", "4/hour"
-        codes = [_sign_up(client, "carol@example.com", django_capture_on_commit_callbacks).status_code for _ in range(3)]
+        codes = [
+            _sign_up(client, "carol@example.com", django_capture_on_commit_callbacks).status_code for _ in range(3)
+        ]
         assert codes == [200, 200, 429]
         refused = _sign_up(client, "carol@example.com", django_capture_on_commit_callbacks)
         assert "Too many sign-ups" in refused.content.decode() and int(refused["Retry-After"]) > 0
         assert _sign_up(client, "dan@example.com", django_capture_on_commit_callbacks).status_code == 429  # client's
-        assert _sign_up(Client(REMOTE_ADDR="10.0.0.9"), "erin@example.com", django_capture_on_commit_callbacks).status_code == 200
+        assert (
+            _sign_up(Client(REMOTE_ADDR="10.0.0.9"), "erin@example.com", django_capture_on_commit_callbacks).status_code
+            == 200
+        )
         assert len(mail.outbox) == 3
 
     def test_a_flood_of_sign_ups_leaves_password_resets_their_own_mail_budget(
@@ -177,3 +185,25 @@ def test_no_password_is_hashed_inside_a_write_at_sign_up_or_when_the_account_is_
     response = client.post(link, {"username": "carol", "password1": PASSWORD, "password2": PASSWORD})
     assert response.status_code == 302
     assert HashRecorder.inside_a_transaction == [False, False]
+
+
+def test_upgrading_removes_the_accounts_sign_up_made_and_no_one_confirmed(client, django_capture_on_commit_callbacks):
+    """Migration 0020: the pending accounts of earlier versions (whose password their maker knew)
+    go; an account an admin deactivated, or one whose address change waits, stays."""
+    from django.apps import apps
+
+    migration = importlib.import_module("tasks_app.migrations.0020_export_failed_and_unconfirmed_signups")
+    users = get_user_model().objects
+    pending = users.create_user("mallory", "carol@example.com", "mallorys-password", is_active=False)
+    Email.objects.create(kind=Email.Kind.SIGNUP, to=pending.email, subject="Confirm", body="", user=pending)
+    deactivated = make_user("dora", is_active=False, last_login=timezone.now())
+    Email.objects.create(kind=Email.Kind.SIGNUP, to=deactivated.email, subject="Confirm", body="", user=deactivated)
+    changing = make_user("erin", is_active=False)
+    Email.objects.create(
+        kind=Email.Kind.SIGNUP, to="e@new.example", subject="", body="", user=changing, dedup_key="email-change:x"
+    )
+
+    migration.remove_unconfirmed_signups(apps, None)
+    assert set(users.values_list("username", flat=True)) == {"dora", "erin"}
+    _sign_up(client, "carol@example.com", django_capture_on_commit_callbacks)  # the address is free again
+    assert "/signup/verify/" in mail.outbox[-1].body

@@ -65,12 +65,13 @@ def test_days_of_a_zone_off_the_hour_split_on_the_minute(settings, alice, zone):
     assert (days[datetime.date(2026, 1, 18)][0], days[YESTERDAY][0]) == (1, 1)
 
 
-def test_created_and_completed_take_one_query_each_however_many_days_have_tasks(alice, django_assert_num_queries):
+def test_the_month_takes_one_query_however_many_days_have_tasks_and_snapshots(alice, django_assert_num_queries):
     for days_ago in range(10):
         created = NOON - datetime.timedelta(days=days_ago, hours=2)
         task(alice, created=created, completed=created + datetime.timedelta(hours=1))
-    # Created per day, completed per day, the snapshots, today's overdue tasks.
-    with django_assert_num_queries(4):
+        snapshot(created, 1, 0, days_ago)
+    # Per day: created, completed, the snapshots' sums and last overdue; then today's overdue tasks.
+    with django_assert_num_queries(1):
         days = task_trends.daily_trend(30, NOON)
     assert [(day.created, day.completed) for day in days[-10:]] == [(1, 1)] * 10
 

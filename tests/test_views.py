@@ -4,7 +4,6 @@ import datetime
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext

@@ -104,7 +104,9 @@ def import_create(request: Request) -> Response:
     given = ImportUploadSerializer(data=request.data)
     given.is_valid(raise_exception=True)
     with service_errors_as_400():
-        task_import, created = workflows.import_start(owner=request.user, uploaded=given.validated_data["file"])
+        task_import, created = workflows.import_start(
+            owner=request.user, uploaded=given.validated_data["file"], date_order=given.validated_data["date_order"]
+        )
     already = f"Already imported: import {task_import.pk} has the same file ({task_import.status})."
     return started(task_import, "api-import-detail", created, already)
 

@@ -163,7 +163,15 @@ class ImportUploadSerializer(serializers.Serializer):
     file = UploadField(
         help_text=f"{imports.FILES_ACCEPTED}. The first row names the columns: title (required); description; "
         f"status: {imports.accepted('status')}; priority: {imports.accepted('priority')}; due_date: YYYY-MM-DD, "
-        "or a date cell. Names and values are read regardless of case; other columns are ignored."
+        "or a date cell (others as `date_order` says). Names and values are read regardless of case, in English "
+        "or German (Titel, Beschreibung, Priorität, Fällig); other columns are ignored. Rows of tasks you already "
+        "have (the same title and due date) are skipped."
+    )
+    date_order = serializers.ChoiceField(
+        choices=TaskImport.DateOrder.choices,
+        default=TaskImport.DateOrder.ISO,
+        help_text="How the file writes dates other than YYYY-MM-DD: iso (none), dmy (22.12.2026, 22/12/2026) "
+        "or mdy (12/22/2026).",
     )
 
 
@@ -173,8 +181,8 @@ class TaskImportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskImport
-        fields = ["id", "status", "paused", "created", "failed", "errors", "error", "progress", "job_id"]
-        fields += ["created_at", "finished_at"]
+        fields = ["id", "status", "paused", "date_order", "created", "skipped", "failed", "errors", "error"]
+        fields += ["progress", "job_id", "created_at", "finished_at", "undone_at"]
 
     def get_progress(self, task_import: TaskImport) -> dict:
         return job_progress(task_import.job_id)

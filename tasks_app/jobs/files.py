@@ -7,6 +7,7 @@ from huey.api import group
 from huey.contrib.djhuey import db_task, lock_task
 from huey.exceptions import CancelExecution
 
+from tasks_app import queue
 from tasks_app.jobs.schedule import daily, periodic_job, run_once_within
 from tasks_app.models import TaskImport
 from tasks_app.services import exports, imports, reports
@@ -72,7 +73,10 @@ def import_pipeline(import_id: int, job_id: str | None = None):
 
 @db_task()
 def export_part(export_id: int, part: str) -> str | None:
-    """Write one part (tasks, notifications or reports) of a workspace export."""
+    """Write one part (tasks, notifications or reports) of a workspace export. Retried after its
+    export failed (an operator's retry of the failed part), it starts the whole export again."""
+    if exports.export_reopen(export_id, restart=lambda: queue.enqueue_message_on_commit(export_chord(export_id))):
+        return None
     return exports.export_part(export_id, part)
 
 

@@ -15,8 +15,9 @@ logger = logging.getLogger(__name__)
 
 @db_task()
 def task_assigned_notify(task_id: int) -> bool:
-    """Notify a new task's owner, once; a task deleted meanwhile, or made by its owner, is skipped."""
-    task = Task.objects.select_related("owner", "created_by").filter(pk=task_id).first()
+    """Notify a task's owner that someone made or gave it to them, once; a task deleted meanwhile,
+    or made by its owner, is skipped."""
+    task = Task.objects.select_related("owner", "created_by", "given_by").filter(pk=task_id).first()
     if task is None:
         return False
     return notifications.notify_task_assigned(task) is not None

@@ -70,11 +70,22 @@ class Report(FileJob):
 
 
 class TaskImport(FileJob):
+    class DateOrder(models.TextChoices):
+        """How the file writes dates that are not YYYY-MM-DD (those are always read): chosen by
+        the person, since 03/04/2026 is either, and guessing row by row would mix them."""
+
+        ISO = "iso", "YYYY-MM-DD only"
+        DAY_FIRST = "dmy", "Day first: 22.12.2026, 22/12/2026"
+        MONTH_FIRST = "mdy", "Month first: 12/22/2026"
+
     file = models.FileField(upload_to="imports/")
+    date_order = models.CharField(max_length=3, choices=DateOrder, default=DateOrder.ISO)
     created = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)  # [{"line": 3, "reason": "..."}]
+    skipped = models.PositiveIntegerField(default=0)  # rows of tasks the person already has
+    errors = models.JSONField(default=list, blank=True)  # [{"line": 3, "title": "...", "reason": "..."}]
     rows_done = models.PositiveIntegerField(default=0)  # rows handled: a rerun resumes after them
+    undone_at = models.DateTimeField(null=True, blank=True)  # its tasks removed by its owner
 
     class Meta(FileJob.Meta):
         pass

@@ -39,6 +39,19 @@ class JobRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="job_runs"
     )
     retry_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retried_as")
+    # The task the job is about (the task's page reads its jobs from this index), set where such a
+    # job is enqueued (`services.job_runs.job_run_about`). Kept as it is when the task is deleted:
+    # no constraint (the history writer writes rows whatever became of the task) and nothing done
+    # on delete, so deleting a task never rewrites the history; task ids are never reused.
+    task = models.ForeignKey(
+        "tasks_app.Task",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="job_runs",
+    )
     periodic = models.BooleanField(default=False)
     state = models.CharField(max_length=20, choices=State, default=State.PENDING, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -125,6 +138,7 @@ class ConsumerHeartbeat(models.Model):
     hostname = models.CharField(max_length=200)
     pid = models.PositiveIntegerField()
     workers = models.PositiveIntegerField()
+    lanes = models.CharField(max_length=300, blank=True)  # the lanes it serves, "default, emails, maintenance"
     started_at = models.DateTimeField()
     beat_at = models.DateTimeField(db_index=True)
     # The last time its history writer had written (and acked) everything it was given.

@@ -47,6 +47,20 @@ class Task(models.Model):
     status = models.CharField(max_length=20, choices=Status, default=Status.TODO)
     priority = models.CharField(max_length=10, choices=Priority, default=Priority.NORMAL)
     due_date = models.DateField(null=True, blank=True)
+    # Who last gave the task to its owner, and when (a change of owner by someone else than the new owner).
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="given_tasks",
+    )
+    given_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The import that made the task: its undo removes what it made.
+    source_import = models.ForeignKey(
+        "tasks_app.TaskImport", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="tasks"
+    )
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -83,6 +97,7 @@ class Notification(models.Model):
         REPORT_READY = "report_ready", "Report ready"
         IMPORT_DONE = "import_done", "Import finished"
         EXPORT_READY = "export_ready", "Export ready"
+        EXPORT_FAILED = "export_failed", "Export failed"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=30, choices=Kind)
@@ -166,6 +181,17 @@ class Email(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True, editable=False)  # the job sending it (queue.claims)
     dedup_key = models.CharField(max_length=200, unique=True, null=True, blank=True, editable=False)
+    # The task the mail is about (its page reads them from this index); kept, as JobRun.task is,
+    # when the task is deleted: the log says what was mailed about which task.
+    task = models.ForeignKey(
+        Task,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="emails",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

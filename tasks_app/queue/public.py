@@ -110,7 +110,7 @@ def retry(run: JobRun, *, user=None, note: str = "") -> str:
         task.retry_delay = type(task).default_retry_delay
         task.eta = None
         user_id = user.pk if user else run.triggered_by_id
-        _record_enqueue(task, user_id, retry_of_id=run.pk)
+        _record_enqueue(task, user_id, retry_of_id=run.pk, task_id=run.task_id)
         JobRun.objects.filter(pk=run.pk).update(dismissed_at=timezone.now())
         if note:
             JobEvent.objects.create(

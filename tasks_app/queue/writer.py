@@ -221,6 +221,7 @@ def _heartbeat(started: datetime.datetime, workers: int, flushed_at: datetime.da
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
             "workers": workers,
+            "lanes": ", ".join(settings.HUEY_CONSUMER_LANES),
             "started_at": started,
             "beat_at": timezone.now(),
             "history_flushed_at": flushed_at,

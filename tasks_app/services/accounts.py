@@ -63,6 +63,7 @@ def account_create(user) -> bool:
 # The mail is the request: its dedup_key starts so, its `to` is the new address, its `user` the account.
 # Its kind is sign-up's, a mail that confirms an address, so its body (the link) is not kept once sent.
 EMAIL_CHANGE_KEY = "email-change:"
+EMAIL_CHANGE_USED_KEY = "email-change-used:"  # a request once confirmed: no longer pending
 
 
 class EmailChangeTokenGenerator(PasswordResetTokenGenerator):
@@ -119,13 +120,16 @@ def email_change_to_confirm(user, mail_id: int, token: str) -> Email | None:
 
 
 def email_change_confirm(user, mail: Email) -> bool:
-    """Give `user` the request's address; False when another account took it meanwhile."""
+    """Give `user` the request's address and mark the request used (its link never works again,
+    even once the address is the old one again: undone, or set back by an admin); False when
+    another account took the address meanwhile."""
     with transaction.atomic():
         holder = user_with_address(mail.to)
         if holder is not None and holder.pk != user.pk:
             return False
         user.email = mail.to
         user.save(update_fields=["email"])
+        Email.objects.filter(pk=mail.pk).update(dedup_key=f"{EMAIL_CHANGE_USED_KEY}{uuid.uuid4().hex}")
     return True
 
 

@@ -17,6 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from tasks_app.models import Email, MailSlot, Task
 from tasks_app.queue import claims
+from tasks_app.services import people
 from tasks_app.services.accounts import EMAIL_UNDO_DAYS
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,11 @@ UNSENT = [Email.Status.QUEUED, Email.Status.FAILED]
 TRANSIENT_ERRORS = (OSError,)
 
 
-def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedup_key: str | None = None) -> Email:
-    """Record an email to send; with a dedup_key, a second call returns the first row."""
+def email_create(
+    *, kind: str, to: str, subject: str, body: str, user=None, dedup_key: str | None = None, task: Task | None = None
+) -> Email:
+    """Record an email to send (about `task`, if given: its page lists it); with a dedup_key, a
+    second call returns the first row."""
     if dedup_key:
         existing = Email.objects.filter(dedup_key=dedup_key).first()
         if existing:
@@ -42,7 +46,7 @@ def email_create(*, kind: str, to: str, subject: str, body: str, user=None, dedu
     try:
         with transaction.atomic():
             return Email.objects.create(
-                kind=kind, to=to, subject=subject.strip(), body=body, user=user, dedup_key=dedup_key
+                kind=kind, to=to, subject=subject.strip(), body=body, user=user, dedup_key=dedup_key, task=task
             )
     except IntegrityError:
         return Email.objects.get(dedup_key=dedup_key)
@@ -188,8 +192,11 @@ def password_reset_body(user, base_url: str) -> str:
 
 
 def _render(name: str, context: dict) -> tuple[str, str]:
-    subject = render_to_string(f"tasks_app/email/{name}_subject.txt", context)
-    return " ".join(subject.split()), render_to_string(f"tasks_app/email/{name}_body.txt", context)
+    """A mail's subject and body, its times in the zone of its `user` (the recipient) when it has one."""
+    user = context.get("user")
+    with timezone.override(people.time_zone_of(user) if user else None):
+        subject = render_to_string(f"tasks_app/email/{name}_subject.txt", context)
+        return " ".join(subject.split()), render_to_string(f"tasks_app/email/{name}_body.txt", context)
 
 
 def email_create_task(task: Task, user, *, base_url: str, job_id: str) -> Email:
@@ -205,7 +212,8 @@ def email_create_task(task: Task, user, *, base_url: str, job_id: str) -> Email:
         subject=subject,
         body=body,
         user=user,
-        dedup_key=f"task-email:{task.pk}:{job_id}",  # also how the task's page finds its emails
+        dedup_key=f"task-email:{task.pk}:{job_id}",
+        task=task,
     )
 
 
@@ -222,6 +230,7 @@ def email_create_task_completed(task: Task) -> Email | None:
         body=body,
         user=task.owner,
         dedup_key=f"task-completed:{task.pk}:{timezone.localdate(task.completed_at).isoformat()}",
+        task=task,
     )
 
 
@@ -232,7 +241,7 @@ def digest_recipients(today: datetime.date):
     )
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     users = users.exclude(pk__in=sent_today.values("user_id"))
-    return users.filter(tasks__in=Task.objects.open()).distinct().order_by("username")
+    return users.filter(tasks__in=Task.objects.open()).distinct().order_by("username").select_related("profile")
 
 
 def email_create_digests(today: datetime.date) -> list[Email]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils import timezone
 
 from tasks_app.models import Notification, Report, Task, WorkspaceExport
@@ -55,7 +57,7 @@ def export_combine(export_id: int, part_paths: list) -> WorkspaceExport | None:
         return None
     missing = [p for p in part_paths if not isinstance(p, str) or not Path(p).exists()]
     if missing or len(part_paths) != len(PARTS):
-        export.status, export.error = WorkspaceExport.Status.FAILED, "A part of the export could not be written."
+        export.status, export.error = WorkspaceExport.Status.FAILED, _why_parts_failed(part_paths)
     else:
         name = f"exports/workspace-{export.pk}-{timezone.now():%Y%m%d-%H%M%S}.zip"
         target = Path(settings.MEDIA_ROOT) / name
@@ -80,7 +82,38 @@ def export_combine(export_id: int, part_paths: list) -> WorkspaceExport | None:
             data={"export_id": export.pk, "url": f"/exports/{export.pk}/download/"},
             dedup_key=f"export-ready:{export.pk}",
         )
+    else:
+        notify(
+            user=export.owner,
+            kind=Notification.Kind.EXPORT_FAILED,
+            message=f"Your workspace export #{export.pk} failed: {export.error} Prepare a new one on the Export page.",
+            data={"export_id": export.pk, "url": "/exports/"},
+            dedup_key=f"export-failed:{export.pk}:{export.job_id}",
+        )
     return export
+
+
+def _why_parts_failed(part_paths: list) -> str:
+    """The export's error: which parts were not written, and why (the failed jobs' errors)."""
+    reasons = []
+    for name, path in zip(PARTS, part_paths, strict=False):
+        if not isinstance(path, str) or not Path(path).exists():
+            error = (getattr(path, "metadata", None) or {}).get("error")  # a failed member's huey Error
+            reasons.append(f"its {name} ({error})" if error else f"its {name}")
+    return f"{', '.join(reasons) or 'a part'} could not be written.".capitalize()
+
+
+def export_reopen(export_id: int, *, restart: Callable[[], str]) -> bool:
+    """A part retried after its export failed: take the export back to pending and `restart` it
+    (which enqueues every part again and returns the job id the pages then follow: the parts
+    written before were removed when it failed). False when the export had not failed."""
+    with transaction.atomic():
+        reopened = WorkspaceExport.objects.filter(pk=export_id, status=WorkspaceExport.Status.FAILED).update(
+            status=WorkspaceExport.Status.PENDING, error="", finished_at=None
+        )
+        if reopened:
+            WorkspaceExport.objects.filter(pk=export_id).update(job_id=restart())
+    return bool(reopened)
 
 
 def exports_delete_old(*, older_than_days: int, dry_run: bool = False) -> int:

@@ -25,6 +25,7 @@ from tasks_app.queue import claims
 from tasks_app.queue.progress import check_timeout, report_progress
 from tasks_app.services import retention, tasks
 from tasks_app.services.notifications import notify
+from tasks_app.services.user_stats import counts_change
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,46 @@ FILES_ACCEPTED = (
     "CSV (UTF-8 or Windows-1252 text; comma, semicolon, tab or pipe between values) or XLSX (its first sheet)"
 )
 CHOICES = {"status": Task.Status, "priority": Task.Priority}
+# What German spreadsheets write for them (the page and messages list the English ones).
+CHOICE_ALIASES = {
+    "status": {
+        "offen": "todo",
+        "zu erledigen": "todo",
+        "in arbeit": "in_progress",
+        "in bearbeitung": "in_progress",
+        "erledigt": "done",
+        "fertig": "done",
+    },
+    "priority": {"niedrig": "low", "mittel": "normal", "hoch": "high"},
+}
 # Each value and label of a choice, folded, to its value: "To do", "todo" and "TODO" are all todo.
 _CHOICE_OF = {
     name: {str(option).casefold(): value for value, label in choices.choices for option in (value, label)}
+    | CHOICE_ALIASES[name]
     for name, choices in CHOICES.items()
 }
+# Column names as spreadsheets write them, folded as `_header` folds them, to the import's own.
+HEADER_ALIASES = {
+    "titel": "title",
+    "aufgabe": "title",
+    "beschreibung": "description",
+    "notizen": "description",
+    "zustand": "status",
+    "priorität": "priority",
+    "prioritaet": "priority",
+    "prio": "priority",
+    "due": "due_date",
+    "deadline": "due_date",
+    "due_on": "due_date",
+    "fällig": "due_date",
+    "faellig": "due_date",
+    "fällig_am": "due_date",
+    "fälligkeit": "due_date",
+    "fälligkeitsdatum": "due_date",
+    "frist": "due_date",
+}
+# Dates other than YYYY-MM-DD, by the order the person chose: 22.12.2026, 22/12/2026, 22-12-2026.
+_DATE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 DELIMITERS = ",;\t|"
 # The header line is sniffed up to here: csv.Sniffer's regular expressions take time quadratic in
 # the text's length (a 60 KB line of quotes took 40 s; 2 KB takes 0.06 s).
@@ -82,7 +118,7 @@ def accepted(name: str) -> str:
     return f"{', '.join(choices.values)} (or {', '.join(map(str, choices.labels))})"
 
 
-def import_create(*, owner, uploaded) -> TaskImport:
+def import_create(*, owner, uploaded, date_order: str = TaskImport.DateOrder.ISO) -> TaskImport:
     """Keep an uploaded CSV or XLSX file for the import job; refuse an empty or oversized file at once."""
     if uploaded.size == 0:
         raise ValidationError({"file": "The file is empty."})
@@ -90,7 +126,7 @@ def import_create(*, owner, uploaded) -> TaskImport:
         raise ValidationError(
             {"file": f"The file is {uploaded.size:,} bytes; the limit is {settings.IMPORT_MAX_BYTES:,}."}
         )
-    return TaskImport.objects.create(owner=owner, file=uploaded)
+    return TaskImport.objects.create(owner=owner, file=uploaded, date_order=date_order)
 
 
 def _decode(raw: bytes) -> str:
@@ -297,10 +333,12 @@ def _text(value) -> str:
 
 
 def _header(names: list) -> list[str]:
-    """The column names, as the import knows them: case and spaces aside ("Due date" is due_date)."""
+    """The column names, as the import knows them: case and spaces aside ("Due date" is due_date),
+    and the German and other names of HEADER_ALIASES ("Fällig" is due_date)."""
     if len(names) > settings.IMPORT_MAX_COLUMNS:
         raise ImportFileError(f"The header has more than {settings.IMPORT_MAX_COLUMNS} columns, the limit.")
     header = ["_".join(_text(name).lower().split()) for name in names]
+    header = [HEADER_ALIASES.get(name, name) for name in header]
     if not any(header):
         raise ImportFileError("The file has no header row.")
     twice = sorted(name for name, count in Counter(header).items() if name and count > 1)
@@ -311,7 +349,27 @@ def _header(names: list) -> list[str]:
     return header
 
 
-def _task_fields(row: dict) -> tuple[dict, dict[str, list[str]]]:
+def _date(text: str, order: str) -> datetime.date:
+    """A date written YYYY-MM-DD, or day first or month first as `order` (TaskImport.DateOrder) says."""
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        found = _DATE.match(text) if order != TaskImport.DateOrder.ISO else None
+        if found is None:
+            raise
+    first, second, year = map(int, found.groups())
+    day, month = (first, second) if order == TaskImport.DateOrder.DAY_FIRST else (second, first)
+    return datetime.date(year, month, day)
+
+
+_DATE_HINT = {
+    TaskImport.DateOrder.ISO: "use YYYY-MM-DD, or choose how the file writes dates (day first, month first) on the import page",
+    TaskImport.DateOrder.DAY_FIRST: "this import reads dates day first: DD.MM.YYYY, DD/MM/YYYY or YYYY-MM-DD",
+    TaskImport.DateOrder.MONTH_FIRST: "this import reads dates month first: MM/DD/YYYY or YYYY-MM-DD",
+}
+
+
+def _task_fields(row: dict, date_order: str = TaskImport.DateOrder.ISO) -> tuple[dict, dict[str, list[str]]]:
     """The task fields of a row's values by column, and the problems with them by field."""
     fields = {name: _text(row[name]).strip() for name in ("title", "description") if name in row}
     problems = {}
@@ -326,9 +384,9 @@ def _task_fields(row: dict) -> tuple[dict, dict[str, list[str]]]:
         fields["due_date"] = due.date() if isinstance(due, datetime.datetime) else due
     elif due_text := _text(due).strip():
         try:
-            fields["due_date"] = datetime.date.fromisoformat(due_text)
+            fields["due_date"] = _date(due_text, date_order)
         except ValueError:
-            problems["due_date"] = [f"{due_text!r} is not a date; use YYYY-MM-DD."]
+            problems["due_date"] = [f"{due_text!r} is not a date; {_DATE_HINT[date_order]}."]
     return fields, problems
 
 
@@ -351,12 +409,32 @@ def _task_of_row(task_import: TaskImport, table: Table, values: list) -> Task | 
                 f"The line is one value holding {other!r}, but the header's columns are separated by {delimiter!r}: "
                 f"separate this line's values by {delimiter!r} too."
             )
-    fields, problems = _task_fields(dict(zip(header, values, strict=False)))
+    fields, problems = _task_fields(dict(zip(header, values, strict=False)), task_import.date_order)
     try:
         task = tasks.task_build(created_by=task_import.owner, **fields)
     except ValidationError as error:
         problems = {**error.message_dict, **problems}
-    return _reason(problems) if problems else task
+    if problems:
+        return _reason(problems)
+    task.source_import_id = task_import.pk
+    return task
+
+
+def _title_of(table: Table, values: list) -> str:
+    """A refused row's title as the file has it, for the list of refused rows (shortened)."""
+    if "title" not in table.header:
+        return ""
+    index = table.header.index("title")
+    return _text(values[index]).strip()[:120] if index < len(values) else ""
+
+
+def _already_there(task_import: TaskImport, chunk: list[Task], seen: set) -> set:
+    """The (title, due date) pairs of this chunk's tasks the person already has, in the workspace
+    or earlier in this file (importing a file, or the tool's own report, again makes no duplicate).
+    One query a chunk; `seen` collects the file's pairs as it goes."""
+    titles = {task.title for task in chunk}
+    existing = Task.objects.filter(owner_id=task_import.owner_id, title__in=titles)
+    return set(existing.values_list("title", "due_date")) | seen
 
 
 def import_run(import_id: int) -> dict | None:
@@ -377,7 +455,8 @@ def import_run(import_id: int) -> dict | None:
     ):
         return None
     task_import = TaskImport.objects.select_related("owner").get(pk=import_id)
-    created, errors = task_import.created, list(task_import.errors)
+    created, skipped, errors = task_import.created, task_import.skipped, list(task_import.errors)
+    seen: set = set()  # (title, due date) of the rows read so far
     try:
         with task_import.file.open("rb") as handle:
             table = _read_rows(handle.read(), task_import.file.name)
@@ -385,19 +464,30 @@ def import_run(import_id: int) -> dict | None:
         if not rows:
             raise ImportFileError("The file has a header but no rows.")
         for start in range(task_import.rows_done, len(rows), CHUNK):
-            good = []
+            checked = []
             for line, values in rows[start : start + CHUNK]:
                 task = _task_of_row(task_import, table, values)
                 if isinstance(task, Task):
-                    good.append(task)
+                    checked.append(task)
                 else:
-                    errors.append({"line": line, "reason": task})
+                    errors.append({"line": line, "title": _title_of(table, values), "reason": task})
+            there = _already_there(task_import, checked, seen)
+            good = []
+            for task in checked:
+                if (task.title, task.due_date) in there:
+                    skipped += 1
+                else:
+                    good.append(task)
+                    there.add((task.title, task.due_date))
+                    seen.add((task.title, task.due_date))
             created += len(good)
             done = min(start + CHUNK, len(rows))
             insert = tasks.tasks_compile_insert(good)
             with transaction.atomic():
                 tasks.tasks_insert(insert)
-                rows_of_import.update(rows_done=done, created=created, failed=len(errors), errors=errors)
+                rows_of_import.update(
+                    rows_done=done, created=created, skipped=skipped, failed=len(errors), errors=errors
+                )
             report_progress(done, len(rows), f"{done} of {len(rows)} rows")
     except ImportFileError as error:
         message = str(error)
@@ -414,11 +504,12 @@ def import_run(import_id: int) -> dict | None:
     TaskImport.objects.filter(pk=import_id).update(
         status=TaskImport.Status.SUCCEEDED,
         created=created,
+        skipped=skipped,
         failed=len(errors),
         errors=errors,
         finished_at=timezone.now(),
     )
-    logger.info("import done id=%s created=%d failed=%d", import_id, created, len(errors))
+    logger.info("import done id=%s created=%d skipped=%d failed=%d", import_id, created, skipped, len(errors))
     return {"import_id": import_id, "created": created, "failed": len(errors), "error": ""}
 
 
@@ -427,9 +518,11 @@ def import_notify(task_import: TaskImport) -> Notification:
     if task_import.status == TaskImport.Status.FAILED:
         message = f"Import #{task_import.pk} failed: {task_import.error}"
     else:
-        message = (
-            f"Import #{task_import.pk} done: {task_import.created} tasks created, {task_import.failed} rows refused."
-        )
+        parts = [_count(task_import.created, "task") + " created"]
+        if task_import.skipped:
+            parts.append(_count(task_import.skipped, "row") + " skipped (you have those tasks already)")
+        parts.append(_count(task_import.failed, "row") + " refused")
+        message = f"Import #{task_import.pk} done: {', '.join(parts)}."
     return notify(
         user=task_import.owner,
         kind=Notification.Kind.IMPORT_DONE,
@@ -437,6 +530,22 @@ def import_notify(task_import: TaskImport) -> Notification:
         data={"import_id": task_import.pk, "url": f"/imports/{task_import.pk}/"},
         dedup_key=f"import-done:{task_import.pk}",
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def import_undo(task_import: TaskImport) -> int:
+    """Remove the tasks an import made (those still there, changed since or not) and mark it
+    undone; returns how many. One short write: their states are read for the counts, then deleted."""
+    with transaction.atomic():
+        made = Task.objects.filter(source_import=task_import)
+        states = list(made.values_list("owner_id", "status", "due_date"))
+        made.delete()
+        counts_change(removed=states)
+        TaskImport.objects.filter(pk=task_import.pk).update(undone_at=timezone.now())
+    return len(states)
 
 
 def imports_delete_old(*, older_than_days: int, dry_run: bool = False) -> int:

@@ -4,6 +4,7 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from tasks_app import permissions
@@ -33,11 +34,12 @@ BURST_WINDOW = datetime.timedelta(minutes=10)
 
 
 def notify_task_assigned(task: Task) -> Notification | None:
-    """Tell a task's owner who gave them the task, once per task; none for a task one made for oneself.
+    """Tell a task's owner who gave them the task (who made it, or who last gave it to them), once
+    per giving; none for a task one made or took for oneself.
 
     A burst (one person's tasks for the same owner within BURST_WINDOW, one after the other, the
     notice still unread) is one notice that counts them and links to the last."""
-    giver = task.created_by
+    giver = task.given_by if task.given_at else task.created_by
     if giver is None or giver.pk == task.owner_id:
         return None
     with transaction.atomic():
@@ -58,7 +60,7 @@ def notify_task_assigned(task: Task) -> Notification | None:
             kind=Notification.Kind.TASK_ASSIGNED,
             message=f"{_name(giver)} gave you a task: {task.title}",
             data={"task_id": task.pk, "task_ids": [task.pk], "giver_id": giver.pk},
-            dedup_key=f"task-assigned:{task.pk}",
+            dedup_key=f"task-assigned:{task.pk}" + (f":{task.given_at.isoformat()}" if task.given_at else ""),
         )
 
 
@@ -107,17 +109,59 @@ def notify_overdue(*, today: datetime.date | None = None) -> int:
 
 
 def notify_staff_job_failed(*, job_id: str, job_name: str, error: str) -> int:
-    """Tell the active staff who may see every job (`view_all_jobs`) that a job failed for good; return how many."""
-    staff = get_user_model().objects.with_perm(permissions.VIEW_ALL_JOBS, backend=MODEL_BACKEND).filter(is_staff=True)
-    for user in staff:
-        notify(
-            user=user,
-            kind=Notification.Kind.JOB_FAILED,
-            message=f"Job {job_name} failed: {error}",
-            data={"job_id": job_id},
-            dedup_key=f"job-failed:{job_id}:{user.pk}",
-        )
+    """Tell the active staff who may see every job (`view_all_jobs`) that a job failed for good; return how many.
+
+    A burst (failures within BURST_WINDOW of the first, its notice unread and still the staff
+    member's latest) is one notice that counts them and links to the failed jobs list: a bulk
+    retry of 1,000 jobs that fail again tells each of them once, not 1,000 times."""
+    staff = list(
+        get_user_model()
+        .objects.with_perm(permissions.VIEW_ALL_JOBS, backend=MODEL_BACKEND)
+        .filter(is_staff=True)
+        .order_by("pk")
+    )
+    if not staff:
+        return 0
+    with transaction.atomic():
+        # Their rows locked first, in one order: failures in several consumers at once (PostgreSQL)
+        # fold one after the other instead of each starting a notice. SQLite has one writer anyway.
+        locked = get_user_model().objects.select_for_update().filter(pk__in=[user.pk for user in staff])
+        list(locked.order_by("pk").values_list("pk", flat=True))
+        for user in staff:
+            # The person's latest notice, whatever its kind (the user_id index walked backwards: one
+            # row however many notices they have); a burst's folds this failure in.
+            latest = Notification.objects.filter(user_id=user.pk).order_by("-id").first()
+            if _is_failure_burst(latest):
+                _fold_failure(latest, job_id=job_id, job_name=job_name, error=error)
+                continue
+            notify(
+                user=user,
+                kind=Notification.Kind.JOB_FAILED,
+                message=f"Job {job_name} failed: {error}",
+                data={"job_id": job_id},
+                dedup_key=f"job-failed:{job_id}:{user.pk}",
+            )
     return len(staff)
+
+
+def _is_failure_burst(notice: Notification | None) -> bool:
+    return (
+        notice is not None
+        and notice.kind == Notification.Kind.JOB_FAILED
+        and notice.read_at is None
+        and notice.created_at >= timezone.now() - BURST_WINDOW
+    )
+
+
+def _fold_failure(burst: Notification, *, job_id: str, job_name: str, error: str) -> None:
+    """Count one more failure into a burst's notice, which then leads to the failed jobs list.
+    The failure it counted last, told again (a job run again after its consumer died), counts none."""
+    if job_id in (burst.data.get("job_id"), burst.data.get("last_job_id")):
+        return
+    count = burst.data.get("count", 1) + 1
+    burst.data = {"count": count, "last_job_id": job_id, "url": f"{reverse('dashboard:job-list')}?state=failed"}
+    burst.message = f"{count} jobs failed, the last: {job_name}: {error}"[:500]
+    burst.save(update_fields=["data", "message"])
 
 
 def notify_broadcast(*, user, message: str, broadcast_id: str) -> Notification:

@@ -2,15 +2,13 @@
 with the hourly TaskStatsSnapshot rows for what the tasks no longer show."""
 
 import datetime
-from collections import Counter
+import itertools
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count
-from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 
-from tasks_app.models import Task, TaskStatsSnapshot
+from tasks_app.models import Task, TaskStatsSnapshot, UserTaskStats
 
 # Task.objects.overdue() as an IN: its NOT (status = 'done') makes SQLite scan every task, where
 # this reads only the overdue ones from the (status, due_date) index.
@@ -33,46 +31,73 @@ def daily_trend(days: int = 30, now: datetime.datetime | None = None) -> list[Tr
     """
     zone = timezone.get_default_timezone()
     today = timezone.localdate(now or timezone.now(), zone)
-    first = today - datetime.timedelta(days=days - 1)
-    dates = [first + datetime.timedelta(days=n) for n in range(days)]
-    start = timezone.make_aware(datetime.datetime.combine(first, datetime.time.min), zone)
-    end = timezone.make_aware(datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time.min), zone)
-    created = _tasks_per_day("created_at", start, end, zone)
-    completed = _tasks_per_day("completed_at", start, end, zone)
-    recorded_created, recorded_completed, overdue = Counter(), Counter(), {}
-    for snapshot in TaskStatsSnapshot.objects.filter(hour__gte=start, hour__lt=end).order_by("hour"):
-        day = timezone.localdate(snapshot.hour, zone)
-        recorded_created[day] += snapshot.created
-        recorded_completed[day] += snapshot.completed
-        overdue[day] = snapshot.overdue  # a level, not a flow: the day's latest one counts
-    overdue[today] = Task.objects.filter(status__in=OPEN, due_date__lt=today).count()  # now, not at the last snapshot
-    return [
-        TrendDay(
-            day,
-            max(created[day], recorded_created[day]),
-            max(completed[day], recorded_completed[day]),
-            overdue.get(day),
+    dates = [today - datetime.timedelta(days=n) for n in reversed(range(days))]
+    *per_day, overdue_now = _counts(dates, zone, today)
+    trend = []
+    for day, (created, completed, recorded_created, recorded_completed, last_overdue) in zip(
+        dates, per_day, strict=True
+    ):
+        overdue = overdue_now if day == today else last_overdue  # a level, not a flow: the day's latest snapshot
+        trend.append(
+            TrendDay(day, max(created, recorded_created or 0), max(completed, recorded_completed or 0), overdue)
         )
-        for day in dates
+    return trend
+
+
+def _counts(dates: list[datetime.date], zone: datetime.tzinfo, today: datetime.date) -> list:
+    """Per day of `dates` (from its midnight in `zone` to the next): the tasks created and
+    completed, the snapshots' sums of both and the last snapshot's overdue; then the open tasks
+    past due today. One query of a count or a sum over an index range per figure: no row is read
+    into Python (grouping the month's tasks by day, and reading its 720 snapshots, took 25 ms with
+    100,000 tasks; this takes 1.5, the overdue count apart).
+    """
+    name = connection.ops.quote_name
+    tasks, snapshots = name(Task._meta.db_table), name(TaskStatsSnapshot._meta.db_table)
+    created, completed, hour = name("created_at"), name("completed_at"), name("hour")
+    figures = [
+        f"(SELECT COUNT(*) FROM {tasks} WHERE {created} >= %s AND {created} < %s)",
+        f"(SELECT COUNT(*) FROM {tasks} WHERE {completed} >= %s AND {completed} < %s)",
+        f"(SELECT SUM({name('created')}) FROM {snapshots} WHERE {hour} >= %s AND {hour} < %s)",
+        f"(SELECT SUM({name('completed')}) FROM {snapshots} WHERE {hour} >= %s AND {hour} < %s)",
+        f"(SELECT {name('overdue')} FROM {snapshots} WHERE {hour} >= %s AND {hour} < %s ORDER BY {hour} DESC LIMIT 1)",
     ]
+    midnights = [
+        connection.ops.adapt_datetimefield_value(
+            timezone.make_aware(datetime.datetime.combine(day, datetime.time.min), zone)
+        )
+        for day in [*dates, dates[-1] + datetime.timedelta(days=1)]
+    ]
+    selects, params = [], []
+    for start, end in itertools.pairwise(midnights):
+        selects += figures
+        params += [start, end] * len(figures)
+    open_statuses = ", ".join(["%s"] * len(OPEN))
+    selects.append(
+        f"(SELECT COUNT(*) FROM {tasks} WHERE {name('status')} IN ({open_statuses}) AND {name('due_date')} < %s)"
+    )
+    params += [*OPEN, connection.ops.adapt_datefield_value(today)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        row = cursor.fetchone()
+    per_day = [row[n : n + len(figures)] for n in range(0, len(dates) * len(figures), len(figures))]
+    return [*per_day, row[-1]]
 
 
-def _tasks_per_day(field: str, start: datetime.datetime, end: datetime.datetime, zone: datetime.tzinfo) -> Counter:
-    """How many tasks have `field` in [start, end), per day in `zone`: one grouped query."""
-    tasks = Task.objects.filter(**{f"{field}__gte": start, f"{field}__lt": end})
-    if connection.vendor != "sqlite":
-        rows = tasks.values(day=TruncDate(field, tzinfo=zone)).annotate(tasks=Count("pk"))
-        return Counter({row["day"]: row["tasks"] for row in rows})
-    # SQLite's TruncDate calls Python for each row (10 µs a task: seconds after a big import).
-    # Its stored text, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC, is grouped in SQL instead, by the
-    # hour when every local midnight of the range falls on a UTC hour (most zones), else by the
-    # minute, and the groups are folded into days here.
-    midnights = [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
-    on_the_hour = all(zone.utcoffset(midnight.replace(tzinfo=None)).seconds % 3600 == 0 for midnight in midnights)
-    prefix, suffix = (13, ":00") if on_the_hour else (16, "")  # "YYYY-MM-DD HH" or "YYYY-MM-DD HH:MM"
-    groups = tasks.values(at=Substr(field, 1, prefix)).annotate(tasks=Count("pk")).values_list("at", "tasks")
-    per_day = Counter()
-    for at, count in groups:
-        utc = datetime.datetime.fromisoformat(at + suffix).replace(tzinfo=datetime.UTC)
-        per_day[timezone.localdate(utc, zone)] += count
-    return per_day
+def trend_version(now: datetime.datetime | None = None) -> str:
+    """What the chart's figures depend on, in one short query, for keeping the chart between two
+    task writes: the day (and the time zone), the task counts' versions and the newest snapshot.
+
+    Every task write changes its owners' counts, and their row's version, in its own transaction
+    (`user_stats.counts_change`, `counts_outdated`); the hourly job adds a snapshot. So the version
+    changes with every write the chart shows. Read it before drawing: a chart drawn after it is at
+    least as new. Tasks written around the services (a shell) show once the kept chart expires.
+    """
+    zone = timezone.get_default_timezone()
+    today = timezone.localdate(now or timezone.now(), zone)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), SUM(version), (SELECT MAX(id) FROM {TaskStatsSnapshot._meta.db_table}) "
+            f"FROM {UserTaskStats._meta.db_table}"
+        )
+        people, versions, snapshot = cursor.fetchone()
+    return f"{today.isoformat()}:{zone}:{people}:{versions or 0}:{snapshot or 0}"

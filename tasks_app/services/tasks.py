@@ -87,12 +87,14 @@ def task_change(task: Task, **fields) -> Task:
     return task
 
 
-def task_save(task: Task) -> TaskState | None:
+def task_save(task: Task, *, by=None) -> TaskState | None:
     """Save a task changed by task_change, moving it in its owners' counts; return the state it
-    replaced (None if the row was gone)."""
+    replaced (None if the row was gone). A new owner is recorded as given by `by`."""
     with transaction.atomic(savepoint=False):
         # Read in the transaction: the state these counts hold is the one this write replaces.
         before = _state_locked(task)
+        if before is not None and before[0] != task.owner_id and by is not None:
+            task.given_by, task.given_at = by, timezone.now()
         task.save()
         counts_change(removed=[before] if before else [], added=[task_state(task)])
     return before

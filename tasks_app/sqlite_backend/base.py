@@ -8,6 +8,8 @@ own before BEGIN, and the next one goes the moment the last one commits. Left to
 waiting thread sleeps in its busy handler (1, 2, 5 … up to 100 ms between looks) and a newcomer
 can take the lock between two looks: waits of seconds behind transactions of milliseconds.
 
+Kept optimized: each connection runs `PRAGMA optimize` as it closes (the planner's statistics).
+
 Timed: a transaction that held or waited for the lock at least DB_TRANSACTION_LOG_MS is logged
 (logger `tasks_app.db`) with the line of the app that opened it; a BEGIN that gave up ("database
 is locked") is logged with how long it waited.
@@ -97,9 +99,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _close(self) -> None:
         try:
+            self._optimize()
             super()._close()  # inside a transaction: SQLite rolls it back
         finally:
             self._write_lock_released()
+
+    def _optimize(self) -> None:
+        """Keep the query planner's statistics, as SQLite advises for connections that live long:
+        `PRAGMA optimize` before closing analyzes the tables this connection read by an index that
+        were never analyzed or have grown much since, sampling at most 1,000 rows an index (a few
+        ms). Without statistics the planner reads a person's open tasks from the status index,
+        every open task (45 ms with 100,000), instead of from their owner and creator indexes (1 ms).
+        Best effort: a connection that cannot now (the database busy, a transaction open) leaves
+        it to the next one."""
+        if self.connection is None or self.connection.in_transaction:
+            return
+        try:
+            self.connection.execute("PRAGMA analysis_limit = 1000")
+            self.connection.execute("PRAGMA optimize")
+        except base.Database.Error as error:
+            logger.info("PRAGMA optimize left for another connection: %s", error)
 
     def _write_lock_released(self) -> None:
         turn, self._turn = self._turn, None

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from tasks_app import workflows
 from tasks_app.client import count_wrong_password, lockout_response
 from tasks_app.models import PersonalToken
-from tasks_app.services import accounts
-from tasks_app.web.account_forms import EmailChangeForm, NameForm, TokenForm
+from tasks_app.services import accounts, people
+from tasks_app.web.account_forms import EmailChangeForm, NameForm, TimeZoneForm, TokenForm
 from tasks_app.web.forms import add_service_errors
 
 
@@ -23,6 +23,7 @@ def _account_page(request: HttpRequest, *, status: int = 200, **context) -> Http
     user = request.user
     context = {
         "name_form": NameForm(instance=user),
+        "time_zone_form": TimeZoneForm(initial={"time_zone": people.time_zone_of(user)}),
         "email_form": EmailChangeForm(user=user),
         "token_form": TokenForm(user=user),
         "pending": accounts.email_change_pending(user),
@@ -54,6 +55,24 @@ def name_change(request: HttpRequest) -> HttpResponse:
         return _account_page(request, name_form=form)
     form.save()
     messages.success(request, "Your name is saved.")
+    return redirect("account:account-detail")
+
+
+@require_POST
+def time_zone_change(request: HttpRequest) -> HttpResponse:
+    """Save the person's time zone: from the account page, or from the first page they open (the
+    browser's zone, sent by app.js, answered with 204)."""
+    form = TimeZoneForm(request.POST)
+    sent_by_the_page = request.headers.get("X-Time-Zone-From") == "browser"
+    if not form.is_valid():
+        if sent_by_the_page:
+            return HttpResponse(status=400)
+        return _account_page(request, time_zone_form=form)
+    zone = people.time_zone_set(request.user, form.cleaned_data["time_zone"])
+    request.session[people.SESSION_KEY] = zone
+    if sent_by_the_page:
+        return HttpResponse(status=204)
+    messages.success(request, f"Times are shown in {zone} now.")
     return redirect("account:account-detail")
 
 

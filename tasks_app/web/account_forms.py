@@ -1,16 +1,24 @@
-"""The account page's forms: name, address change, personal API token."""
+"""The account page's forms: name, time zone, address change, personal API token."""
 
 from django import forms
 from django.contrib.auth import get_user_model
 
 from tasks_app.models import PersonalToken
-from tasks_app.services import accounts
+from tasks_app.services import accounts, people
 
 
 class NameForm(forms.ModelForm):
     class Meta:
         model = get_user_model()
         fields = ["first_name", "last_name"]
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=[(zone, zone) for zone in people.time_zones()],
+        help_text="Times on every page and in your mails.",
+    )
 
 
 class PasswordAskedForm(forms.Form):

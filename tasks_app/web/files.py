@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tasks_app import permissions, workflows
@@ -75,7 +75,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            task_import, created = workflows.import_start(owner=request.user, uploaded=form.cleaned_data["file"])
+            task_import, created = workflows.import_start(
+                owner=request.user, uploaded=form.cleaned_data["file"], date_order=form.cleaned_data["date_order"]
+            )
         except ValidationError as error:
             add_service_errors(form, error)
             status = _status_of(error)
@@ -99,6 +101,20 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = JobRun.objects.filter(pk=task_import.job_id).first()
     context = {"task_import": task_import, "run": run, "paused_jobs": pause.paused_names()}
     return render(request, "tasks_app/files/import_detail.html", context)
+
+
+@require_POST
+def import_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove the tasks an import made; only its owner may (the tasks are theirs)."""
+    task_import = get_object_or_404(TaskImport, pk=pk, owner=request.user)
+    if task_import.undone_at is not None:
+        messages.info(request, f"Import #{task_import.pk} was undone already.")
+    else:
+        removed = imports.import_undo(task_import)
+        messages.success(
+            request, f"Undone: removed the {removed} task{'s' if removed != 1 else ''} import #{task_import.pk} made."
+        )
+    return redirect("files:import-detail", pk=task_import.pk)
 
 
 def export_list(request: HttpRequest) -> HttpResponse:

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db.models import F, Q
 
 from tasks_app.api.filters import PRIORITY_RANK
-from tasks_app.models import Report, Task
+from tasks_app.models import Report, Task, TaskImport
 from tasks_app.search import SEARCH_MAX_LENGTH, validate_search
 from tasks_app.services import imports
 
@@ -105,6 +105,13 @@ class ImportForm(forms.Form):
         label="CSV or XLSX file",
         help_text=imports.FILES_ACCEPTED,
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.xlsx"}),
+    )
+    date_order = forms.TypedChoiceField(
+        label="Dates in the file",
+        choices=TaskImport.DateOrder.choices,
+        required=False,
+        empty_value=TaskImport.DateOrder.ISO,
+        help_text="YYYY-MM-DD and date cells are always read; 03/04/2026 is read as you choose here.",
     )
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("reports/<int:pk>/cancel/", views.report_cancel, name="report-cancel"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/undo/", views.import_undo, name="import-undo"),
     path("exports/", views.export_list, name="export-list"),
     path("exports/<int:pk>/download/", views.export_download, name="export-download"),
 ]

@@ -75,12 +75,13 @@ def report_cancel(report: Report) -> bool:
     return True
 
 
-def import_start(*, owner, uploaded) -> tuple[TaskImport, bool]:
+def import_start(*, owner, uploaded, date_order: str = TaskImport.DateOrder.ISO) -> tuple[TaskImport, bool]:
     """Keep an uploaded CSV and enqueue its pipeline (import, notify); refuses a bad file.
 
-    Returns the import and True, or, when the same person uploaded the same content and that
-    import is waiting, running or finished less than SAME_IMPORT_WINDOW ago, that one and False."""
-    key = f"import:{owner.pk}:{_digest(*uploaded.chunks())}"
+    Returns the import and True, or, when the same person uploaded the same content (read with
+    the same date order) and that import is waiting, running or finished less than
+    SAME_IMPORT_WINDOW ago, that one and False."""
+    key = f"import:{owner.pk}:{date_order}:{_digest(*uploaded.chunks())}"
     uploaded.seek(0)
     with transaction.atomic():
         claimed = queue.claim_unique(key, window=SAME_IMPORT_WINDOW, user=owner)
@@ -88,7 +89,7 @@ def import_start(*, owner, uploaded) -> tuple[TaskImport, bool]:
         if earlier is not None:
             return earlier, False
         _within_limit(owner)
-        task_import = imports.import_create(owner=owner, uploaded=uploaded)
+        task_import = imports.import_create(owner=owner, uploaded=uploaded, date_order=date_order)
         pipeline = jobs.import_pipeline(task_import.pk, job_id=_new_id(claimed))
         task_import.job_id = pipeline.id  # the import itself; its steps follow
         task_import.save(update_fields=["job_id"])

@@ -8,7 +8,7 @@ from django.db import transaction
 from tasks_app import jobs, queue
 from tasks_app.client import mail_sender_allows
 from tasks_app.models import Email, Task
-from tasks_app.services import emails, tasks
+from tasks_app.services import emails, job_runs, tasks
 
 
 def task_create(*, created_by, **fields) -> Task:
@@ -17,21 +17,28 @@ def task_create(*, created_by, **fields) -> Task:
     with transaction.atomic():
         tasks.task_save_new(task)
         if task.owner_id != created_by.pk:
-            queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=created_by)
+            job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=created_by)
+            job_runs.job_run_about(job_id, task)  # the task's page lists it
     return task
 
 
 def task_update(task: Task, *, by, **fields) -> Task:
-    """Change a task; when someone else completes it, its owner is emailed by `task_completed_notify`."""
+    """Change a task; when someone else completes it, its owner is emailed by `task_completed_notify`;
+    when someone gives it to another owner, that owner is notified by `task_assigned_notify`."""
     tasks.task_change(task, **fields)  # checked before the write lock is taken
     may_mail = _may_mail_about(task, by)  # counted before it too
     with transaction.atomic():
         # The state it replaces, read in the transaction (a ModelForm has already copied the new
         # status onto `task`): of two completions at once, one emails.
-        before = tasks.task_save(task)
+        before = tasks.task_save(task, by=by)
+        given = before is not None and before[0] != task.owner_id
+        if given and by is not None and by.pk != task.owner_id:
+            job_id = queue.enqueue_on_commit(jobs.task_assigned_notify, task.pk, user=by)
+            job_runs.job_run_about(job_id, task)
         was_done = before is not None and before[1] == Task.Status.DONE
         if task.status == Task.Status.DONE and not was_done and may_mail:
-            queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=by)
+            job_id = queue.enqueue_on_commit(jobs.task_completed_notify, task.pk, user=by)
+            job_runs.job_run_about(job_id, task)
     return task
 
 

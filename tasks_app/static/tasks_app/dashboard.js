@@ -1,17 +1,72 @@
-// Refresh the operations panel in place every few seconds, without reloading the page.
+// Keep the open page of /ops/ current without reloading it: ask again for its live part
+// (#live-panel's data-refresh-url, a few KB) with the ETag last received, so that an unchanged
+// part costs a bodiless 304. A hidden tab asks nothing; while nothing changes, the wait between
+// asks doubles from 3 s to a minute. Relative times ("3 min ago") are brought up to date here in
+// between, worded as the server words them (dashboard/views.py, `relative`).
 (function () {
   const panel = document.getElementById("live-panel");
   if (!panel) return;
-  const url = panel.dataset.refreshUrl;
-  async function refresh() {
-    // Never swap the panel under a form the person is using.
-    if (panel.contains(document.activeElement) && document.activeElement.tagName !== "BODY") return;
-    try {
-      const response = await fetch(url, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" });
-      if (response.ok) panel.innerHTML = await response.text();
-    } catch (error) {
-      // The server may be restarting; try again on the next tick.
+  const FIRST = 3000, LONGEST = 60000;
+  const UNITS = [[2 * 86400, 86400, "d"], [3600, 3600, "h"], [60, 60, "min"], [1, 1, "s"]];
+  const skew = Number(panel.dataset.now) - Date.now();  // the server's clock ahead of this one, in ms
+  let wait = FIRST, timer = null, etag = panel.dataset.etag || null;
+
+  function relative(seconds) {
+    const size = Math.abs(seconds);
+    for (const [start, unit, word] of UNITS) {
+      if (size >= start) {
+        const text = Math.floor(size / unit) + " " + word;
+        return seconds >= 0 ? text + " ago" : "in " + text;
+      }
     }
+    return seconds >= 0 ? "just now" : "now";
   }
-  setInterval(refresh, 3000);
+
+  function retime() {
+    const now = Date.now() + skew;
+    document.querySelectorAll("main time[datetime]").forEach((time) => {
+      time.textContent = relative(Math.round((now - Date.parse(time.dateTime)) / 1000));
+    });
+  }
+
+  function inUse() {
+    // Never swap the part under a control the person is using.
+    const active = document.activeElement;
+    return active && active !== document.body && panel.contains(active);
+  }
+
+  async function refresh() {
+    timer = null;
+    if (document.hidden) return;  // visibilitychange asks again when the tab is shown
+    let changed = false;
+    try {
+      if (!inUse()) {
+        const headers = etag ? { "If-None-Match": etag } : {};
+        const response = await fetch(panel.dataset.refreshUrl, { headers, credentials: "same-origin", cache: "no-store" });
+        if (response.status === 200) {  // changed (a 304 says it did not)
+          etag = response.headers.get("ETag");
+          panel.innerHTML = await response.text();
+          changed = true;
+        }
+      }
+    } catch (error) {
+      // Offline, or the server restarting: ask again later.
+    }
+    if (!changed) retime();
+    wait = changed ? FIRST : Math.min(wait * 2, LONGEST);
+    schedule();
+  }
+
+  function schedule() {
+    if (timer === null && !document.hidden) timer = setTimeout(refresh, wait);
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) return;
+    clearTimeout(timer);
+    timer = null;
+    wait = FIRST;
+    refresh();
+  });
+  schedule();
 })();
