@@ -76,16 +76,25 @@ def time_zone_change(request: HttpRequest) -> HttpResponse:
     return redirect("account:account-detail")
 
 
+def _with_password(request: HttpRequest, form_class, name: str):
+    """(the valid form, None), or (None, the answer): the lockout page, or the account page with
+    the form's errors; a wrong password counts as a failed login."""
+    if locked_out := lockout_response(request):
+        return None, locked_out
+    form = form_class(request.POST, user=request.user)
+    if form.is_valid():
+        return form, None
+    if form.has_error("password"):
+        count_wrong_password(request)
+    return None, _account_page(request, **{name: form})
+
+
 @require_POST
 def email_change(request: HttpRequest) -> HttpResponse:
     """Start an address change; the password it asks for is under the login lockout."""
-    if locked_out := lockout_response(request):
-        return locked_out
-    form = EmailChangeForm(request.POST, user=request.user)
-    if not form.is_valid():
-        if form.has_error("password"):
-            count_wrong_password(request)
-        return _account_page(request, email_form=form)
+    form, refused = _with_password(request, EmailChangeForm, "email_form")
+    if refused:
+        return refused
     address = form.cleaned_data["email"]
     started = workflows.email_change_start(
         request.user,
@@ -142,13 +151,9 @@ def email_undo(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def token_create(request: HttpRequest) -> HttpResponse:
     """Make a personal API token; the password it asks for is under the login lockout."""
-    if locked_out := lockout_response(request):
-        return locked_out
-    form = TokenForm(request.POST, user=request.user)
-    if not form.is_valid():
-        if form.has_error("password"):
-            count_wrong_password(request)
-        return _account_page(request, token_form=form)
+    form, refused = _with_password(request, TokenForm, "token_form")
+    if refused:
+        return refused
     try:
         token, secret = accounts.token_create(request.user, form.cleaned_data["name"])
     except ValidationError as error:

@@ -1,4 +1,5 @@
-"""The web UI: tasks, notifications, sign-up, password reset. Views validate, call a workflow or a service, then redirect."""
+"""The web UI: tasks and notifications (sign-up and passwords: web/signup.py; the account page: web/account.py).
+Views validate, call a workflow or a service, then redirect."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError

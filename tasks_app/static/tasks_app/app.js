@@ -1,39 +1,48 @@
-// Keep the unread-notification badge current without reloading the page: background jobs
-// create notifications while the person is looking at something else. A hidden tab asks
-// nothing, and the wait between asks doubles (3 s up to a minute) while the count stays the same.
-(function () {
-  const badge = document.getElementById("unread-badge");
-  if (!badge) return;
+// Ask the server again and again, gently: `ask` (async; true when what it fetched changed) runs
+// 3 s after the last time, the wait doubling up to a minute while nothing changes. A hidden tab
+// asks nothing; a tab shown again asks at once. dashboard.js uses it too.
+window.askGently = function (ask) {
   const FIRST = 3000, LONGEST = 60000;
   let wait = FIRST, timer = null;
-  async function refresh() {
+  async function tick() {
     timer = null;
     if (document.hidden) return;  // visibilitychange asks again when the tab is shown
+    let changed = false;
     try {
-      const response = await fetch(badge.dataset.url, { credentials: "same-origin" });
-      if (response.ok) {
-        const { unread } = await response.json();
-        const changed = String(unread) !== badge.textContent.trim();
-        badge.textContent = unread;
-        badge.classList.toggle("hidden", unread === 0);
-        wait = changed ? FIRST : Math.min(wait * 2, LONGEST);
-      }
+      changed = await ask();
     } catch (error) {
-      wait = Math.min(wait * 2, LONGEST);  // offline or restarting: ask again later
+      // Offline or restarting: ask again later.
     }
+    wait = changed ? FIRST : Math.min(wait * 2, LONGEST);
     schedule();
   }
   function schedule() {
-    if (timer === null && !document.hidden) timer = setTimeout(refresh, wait);
+    if (timer === null && !document.hidden) timer = setTimeout(tick, wait);
   }
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) return;
     clearTimeout(timer);
     timer = null;
     wait = FIRST;
-    refresh();
+    tick();
   });
   schedule();
+};
+
+// Keep the unread-notification badge current without reloading the page: background jobs
+// create notifications while the person is looking at something else.
+(function () {
+  const badge = document.getElementById("unread-badge");
+  if (!badge) return;
+  window.askGently(async () => {
+    const response = await fetch(badge.dataset.url, { credentials: "same-origin" });
+    if (!response.ok) return false;
+    const { unread } = await response.json();
+    const changed = String(unread) !== badge.textContent.trim();
+    badge.textContent = unread;
+    badge.classList.toggle("hidden", unread === 0);
+    return changed;
+  });
 })();
 
 // Copy buttons: <button data-copy="#element-id"> copies that element's text.

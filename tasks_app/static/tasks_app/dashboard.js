@@ -1,15 +1,13 @@
 // Keep the open page of /ops/ current without reloading it: ask again for its live part
 // (#live-panel's data-refresh-url, a few KB) with the ETag last received, so that an unchanged
-// part costs a bodiless 304. A hidden tab asks nothing; while nothing changes, the wait between
-// asks doubles from 3 s to a minute. Relative times ("3 min ago") are brought up to date here in
+// part costs a bodiless 304. How often it asks: askGently (app.js). Relative times ("3 min ago") are brought up to date here in
 // between, worded as the server words them (dashboard/views.py, `relative`).
 (function () {
   const panel = document.getElementById("live-panel");
   if (!panel) return;
-  const FIRST = 3000, LONGEST = 60000;
   const UNITS = [[2 * 86400, 86400, "d"], [3600, 3600, "h"], [60, 60, "min"], [1, 1, "s"]];
   const skew = Number(panel.dataset.now) - Date.now();  // the server's clock ahead of this one, in ms
-  let wait = FIRST, timer = null, etag = panel.dataset.etag || null;
+  let etag = panel.dataset.etag || null;
 
   function relative(seconds) {
     const size = Math.abs(seconds);
@@ -35,9 +33,7 @@
     return active && active !== document.body && panel.contains(active);
   }
 
-  async function refresh() {
-    timer = null;
-    if (document.hidden) return;  // visibilitychange asks again when the tab is shown
+  window.askGently(async () => {
     let changed = false;
     try {
       if (!inUse()) {
@@ -49,24 +45,9 @@
           changed = true;
         }
       }
-    } catch (error) {
-      // Offline, or the server restarting: ask again later.
+    } finally {
+      if (!changed) retime();  // offline, or the server restarting, too: askGently asks again later
     }
-    if (!changed) retime();
-    wait = changed ? FIRST : Math.min(wait * 2, LONGEST);
-    schedule();
-  }
-
-  function schedule() {
-    if (timer === null && !document.hidden) timer = setTimeout(refresh, wait);
-  }
-
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) return;
-    clearTimeout(timer);
-    timer = null;
-    wait = FIRST;
-    refresh();
+    return changed;
   });
-  schedule();
 })();
