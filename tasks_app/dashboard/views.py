@@ -426,9 +426,7 @@ def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
 def _retry_all_selection(until: datetime.datetime) -> QuerySet[JobRun]:
     """What Retry all retries: as `manage.py jobs retry --failed`, the failed jobs not yet retried
     or discarded whose message was kept, here those failed by `until` (what was confirmed)."""
-    return JobRun.objects.filter(
-        state=State.FAILED, dismissed_at=None, message__isnull=False, finished_at__lte=until
-    ).order_by("finished_at")
+    return job_stats.retryable_failures().filter(finished_at__lte=until).order_by("finished_at")
 
 
 @staff_required

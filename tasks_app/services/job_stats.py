@@ -29,6 +29,12 @@ def with_shown_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
     )
 
 
+def retryable_failures() -> QuerySet[JobRun]:
+    """The failed jobs a bulk retry takes (`manage.py jobs retry --failed`, /ops/'s Retry all):
+    not yet retried or discarded (a retry dismisses its job), their message kept."""
+    return JobRun.objects.filter(state=State.FAILED, dismissed_at=None, message__isnull=False)
+
+
 def shown_state(run: JobRun) -> str:
     """One run's state as `with_shown_state` gives it."""
     return PAUSED if waits_paused(run.pk) else run.state

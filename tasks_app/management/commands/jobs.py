@@ -252,7 +252,7 @@ class Command(BaseCommand):
         if (job or since) and not failed:
             raise usage_error("--job and --since go with --failed.")
         if failed:
-            runs = JobRun.objects.filter(state=JobRun.State.FAILED, dismissed_at=None, message__isnull=False)
+            runs = job_stats.retryable_failures()
             described = "failed jobs"
             if job:
                 runs = runs.filter(name__in=job_names(job))
