@@ -18,36 +18,45 @@ def _task_id(value) -> int | None:
         return None
 
 
+def _fill(schema_editor, table: str, pairs) -> None:
+    """Write (task id, row id) pairs into `table`'s task_id, BATCH rows an executemany."""
+    batch = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) == BATCH:
+            _write(schema_editor, table, batch)
+            batch = []
+    _write(schema_editor, table, batch)
+
+
 def _write(schema_editor, table: str, pairs: list[tuple[int, object]]) -> None:
     if pairs:
         with schema_editor.connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET task_id = %s WHERE id = %s", pairs)
 
 
-def fill_task_references(apps, schema_editor) -> None:
-    """Read the task of each existing job (its argument) and email (its dedup key), in batches."""
-    JobRun, Email = apps.get_model("tasks_app", "JobRun"), apps.get_model("tasks_app", "Email")
-    pairs = []
+def _job_tasks(JobRun):
     runs = JobRun.objects.filter(name__in=TASK_JOBS).values_list("id", "args").order_by()
     for job_id, args in runs.iterator(chunk_size=BATCH):
         task_id = _task_id(args[0]) if isinstance(args, list) and len(args) == 1 else None
         if task_id is not None:
-            pairs.append((task_id, job_id))
-        if len(pairs) == BATCH:
-            _write(schema_editor, JobRun._meta.db_table, pairs)
-            pairs = []
-    _write(schema_editor, JobRun._meta.db_table, pairs)
-    pairs = []
+            yield task_id, job_id
+
+
+def _email_tasks(Email):
     emails = Email.objects.filter(kind__in=TASK_EMAIL_KINDS).values_list("id", "kind", "dedup_key").order_by()
     for email_id, kind, key in emails.iterator(chunk_size=BATCH):
         prefix = TASK_EMAIL_KINDS[kind]
         task_id = _task_id(key[len(prefix) :].split(":", 1)[0]) if key and key.startswith(prefix) else None
         if task_id is not None:
-            pairs.append((task_id, email_id))
-        if len(pairs) == BATCH:
-            _write(schema_editor, Email._meta.db_table, pairs)
-            pairs = []
-    _write(schema_editor, Email._meta.db_table, pairs)
+            yield task_id, email_id
+
+
+def fill_task_references(apps, schema_editor) -> None:
+    """Read the task of each existing job (its argument) and email (its dedup key), in batches."""
+    JobRun, Email = apps.get_model("tasks_app", "JobRun"), apps.get_model("tasks_app", "Email")
+    _fill(schema_editor, JobRun._meta.db_table, _job_tasks(JobRun))
+    _fill(schema_editor, Email._meta.db_table, _email_tasks(Email))
 
 
 class Migration(migrations.Migration):
