@@ -15,7 +15,7 @@ from tests.factories import make_staff, make_user
 
 pytestmark = pytest.mark.django_db
 
-FAILED_JOBS = "/ops/jobs/?state=failed"
+FAILED_JOBS = "/ops/failed/"
 
 
 @db_task(name="tests.failed_notices_divide")

@@ -181,7 +181,7 @@ def test_a_bulk_retry_of_1000_failed_jobs(ops, client, django_capture_on_commit_
         [notice] = Notification.objects.filter(user=person, kind=Notification.Kind.JOB_FAILED)
         assert notice.message.startswith("1001 jobs failed, the last: jobs_command_divide: ZeroDivisionError")
     client.force_login(boss)
-    assert client.get(f"/notifications/{notice.pk}/")["Location"] == "/ops/jobs/?state=failed"
+    assert client.get(f"/notifications/{notice.pk}/")["Location"] == "/ops/failed/"
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,7 @@ def _fold_failure(burst: Notification, *, job_id: str, job_name: str, error: str
     if job_id in (burst.data.get("job_id"), burst.data.get("last_job_id")):
         return
     count = burst.data.get("count", 1) + 1
-    burst.data = {"count": count, "last_job_id": job_id, "url": f"{reverse('dashboard:job-list')}?state=failed"}
+    burst.data = {"count": count, "last_job_id": job_id, "url": reverse("dashboard:failed-list")}
     burst.message = f"{count} jobs failed, the last: {job_name}: {error}"[:500]
     burst.save(update_fields=["data", "message"])
 
