@@ -1,7 +1,7 @@
 """What each click costs: SQL queries and CPU per request, for every page and API endpoint people use.
 
-    .venv/bin/python bench/page_cost.py [--sizes 1000,100000] [--calls 20] [--only REGEX]
-        [--against DIR [--against-label before]] [--html DIR]
+    .venv/bin/python bench/page_cost.py [--sizes 1000,100000] [--calls 20] [--rounds 2] [--only REGEX]
+        [--against DIR [--against-label before]] [--tree DIR] [--html DIR]
 
 Each column of the table is one checkout measured in a fresh process of its own: this one, and
 with `--against DIR` another one first (a copy of an earlier commit, e.g. `mkdir /tmp/base &&

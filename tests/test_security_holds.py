@@ -216,7 +216,10 @@ def _call(client: Client, method: str, url: str):
         response = client.post(url, FORM)
     else:
         response = getattr(client, method)(url, json.dumps(FORM), content_type="application/json")
-    response.close()  # a download's file
+    # A download is read to its end, which closes its file through the test client's wrapper:
+    # response.close() would send request_finished and close the test's PostgreSQL connection.
+    if response.streaming:
+        b"".join(response.streaming_content)
     return response
 
 

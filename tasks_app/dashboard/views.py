@@ -31,7 +31,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import dateparse, timezone
 from django.utils.cache import patch_cache_control
-from django.utils.dateformat import format as date_format
 from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.http import parse_etags, url_has_allowed_host_and_scheme
@@ -89,7 +88,7 @@ def ago(moment: datetime.datetime | None, now: datetime.datetime) -> str:
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         moment.isoformat(timespec="seconds"),
-        date_format(timezone.localtime(moment), "Y-m-d H:i:s T"),
+        timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z"),  # as |date:"Y-m-d H:i:s T", 10x cheaper
         relative((now - moment).total_seconds()),
     )
 

@@ -24,6 +24,7 @@ def _account_page(request: HttpRequest, *, status: int = 200, **context) -> Http
     context = {
         "name_form": NameForm(instance=user),
         "time_zone_form": TimeZoneForm(initial={"time_zone": people.time_zone_of(user)}),
+        "time_zone_list": people.time_zone_list(),
         "email_form": EmailChangeForm(user=user),
         "token_form": TokenForm(user=user),
         "pending": accounts.email_change_pending(user),
