@@ -62,6 +62,9 @@ bench: install-dev
 	$(PY) bench/fair_turns.py
 	$(PY) bench/metrics_scrape.py
 	$(PY) bench/flood.py
+	$(PY) bench/page_cost.py
+	$(PY) bench/team_minute.py
+	$(PY) -m tests.postgres_server -- $(PY) bench/team_minute.py
 	$(PY) bench/interference.py
 	$(PY) -m tests.postgres_server -- $(PY) bench/interference.py --workspaces 0
 
